@@ -1,0 +1,153 @@
+# lxcfs: container-aware /proc served by a master and a pool of restartable workers.
+#
+#   make            build build/{lxcfs,lxcfs-worker,lxcfs-ctl} (installs missing Debian packages)
+#   make run        build and run lxcfs in the foreground on /var/lib/lxcfs
+#   make test       unit + integration tests, then the same suite under ASan/UBSan
+#   make bench      read-latency table: native /proc, FUSE floor, this lxcfs, upstream lxcfs
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+MOUNTPOINT ?= /var/lib/lxcfs
+BUILD      ?= build
+SAN        ?= 0
+VERSION    ?= 0.1.0
+
+CC ?= gcc
+
+# Debian packages each step needs; installed on demand (apt-get update first).
+BUILD_PKGS := gcc make pkg-config libfuse3-dev libjemalloc-dev fuse3
+TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs
+
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wno-unused-parameter -D_GNU_SOURCE -I. -g -pthread \
+	-DLXCFS_VERSION='"$(VERSION)"' -DLXCFS_BUILD_ID='"$(BUILD_ID)"'
+BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ifeq ($(SAN),1)
+CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS_MODE := -fsanitize=address,undefined
+MALLOC_LIBS :=
+else
+CFLAGS_MODE := -O2
+LDFLAGS_MODE :=
+MALLOC_LIBS = -ljemalloc
+endif
+
+FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
+FUSE_LIBS   = $(shell pkg-config --libs fuse3 2>/dev/null)
+
+CFLAGS  += $(CFLAGS_COMMON) $(CFLAGS_MODE) $(FUSE_CFLAGS)
+LDFLAGS += $(LDFLAGS_MODE)
+
+# Each folder is one process's code; its *_main.c holds the entry point.
+SHM_SRC    := $(wildcard shm/*.c)
+RENDER_SRC := $(wildcard proc_render/*.c)
+WORKER_SRC := $(filter-out workers/worker_main.c,$(wildcard workers/*.c))
+MASTER_SRC := $(filter-out master/main.c master/ctl_main.c,$(wildcard master/*.c))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+TOOL_SRC   := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBSHM    := $(BUILD)/libshm.a
+LIBRENDER := $(BUILD)/librender.a
+LIBWORKER := $(BUILD)/libworker.a
+LIBMASTER := $(BUILD)/libmaster.a
+
+BINS  := $(BUILD)/lxcfs $(BUILD)/lxcfs-worker $(BUILD)/lxcfs-ctl
+UNITS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+.PHONY: all deps test-deps run test unit integration test-asan bench soak install clean format
+
+all: deps
+	@$(MAKE) --no-print-directory binaries
+
+binaries: $(BINS) $(UNITS) $(BENCH_BINS) $(TOOL_BINS)
+
+# dpkg-query answers from the local database: cheap enough to run on every build.
+deps:
+	@missing=$$(for p in $(BUILD_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing packages: $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+test-deps:
+	@missing=$$(for p in $(TEST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing packages: $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIBSHM): $(call obj,$(SHM_SRC))
+$(LIBRENDER): $(call obj,$(RENDER_SRC))
+$(LIBWORKER): $(call obj,$(WORKER_SRC))
+$(LIBMASTER): $(call obj,$(MASTER_SRC))
+$(BUILD)/lib%.a:
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/lxcfs: $(call obj,master/main.c) $(LIBMASTER) $(LIBSHM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(MALLOC_LIBS)
+
+$(BUILD)/lxcfs-worker: $(call obj,workers/worker_main.c) $(LIBWORKER) $(LIBRENDER) $(LIBSHM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MALLOC_LIBS)
+
+$(BUILD)/lxcfs-ctl: $(call obj,master/ctl_main.c) $(LIBMASTER) $(LIBSHM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS)
+
+$(BUILD)/tests/%: $(call obj,tests/unit/%.c) $(LIBWORKER) $(LIBRENDER) $(LIBMASTER) $(LIBSHM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS)
+
+# Small programs the integration tests run as readers inside containers.
+$(BUILD)/tools/%: $(call obj,tests/tools/%.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/bench/%: $(call obj,bench/%.c)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS)
+
+run: all
+	mkdir -p $(MOUNTPOINT)
+	$(BUILD)/lxcfs -f --worker-binary $(CURDIR)/$(BUILD)/lxcfs-worker $(MOUNTPOINT)
+
+unit: all
+	@tests/run_unit.sh $(BUILD)
+
+integration: all
+	@tests/run_integration.sh $(BUILD)
+
+# The whole suite, then again with AddressSanitizer and UBSan builds of every binary.
+test: test-deps
+	@$(MAKE) --no-print-directory binaries
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 binaries
+	@tests/run_all.sh build build-asan
+
+bench: test-deps
+	@$(MAKE) --no-print-directory binaries
+	@bench/run.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/lxcfs
+	install -m 0755 $(BUILD)/lxcfs $(DESTDIR)$(PREFIX)/bin/lxcfs
+	install -m 0755 $(BUILD)/lxcfs-ctl $(DESTDIR)$(PREFIX)/bin/lxcfs-ctl
+	install -m 0755 $(BUILD)/lxcfs-worker $(DESTDIR)$(PREFIX)/libexec/lxcfs/lxcfs-worker
+
+clean:
+	rm -rf build build-asan
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

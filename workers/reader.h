@@ -1,0 +1,31 @@
+/*
+ * Reader identity: whose container a FUSE request speaks for.
+ *
+ * The reader is the pid in the request header (host pid namespace). Values come
+ * from the cgroup of the init (pid 1) of the reader's pid namespace, so that a
+ * process in a sub-cgroup still sees the whole container's limits; a reader in
+ * the host's pid namespace gets its own cgroup. Resolved from /proc alone, with
+ * no fork and no setns on the read path.
+ */
+#ifndef LXCFS_READER_H
+#define LXCFS_READER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "workers/cgroup.h"
+
+/*
+ * Host pid of the init of pid's pid namespace, or pid itself when pid lives in
+ * our own (the host's) pid namespace. Returns 0 or -errno (-ESRCH: pid gone).
+ */
+int reader_ns_init(pid_t pid, pid_t *init);
+
+/*
+ * The container cgroup of reader pid for controller c (see the rules above),
+ * written to out. Returns 0 or -errno.
+ */
+int reader_cgroup(pid_t pid, const struct cg_layout *layout, enum cg_ctrl c, char *out,
+		  size_t size);
+
+#endif
