@@ -20,10 +20,10 @@ CC ?= gcc
 BUILD_PKGS := gcc make pkg-config libfuse3-dev libjemalloc-dev fuse3
 TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs
 
+BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-unused-parameter -D_GNU_SOURCE -I. -g -pthread \
 	-DLXCFS_VERSION='"$(VERSION)"' -DLXCFS_BUILD_ID='"$(BUILD_ID)"'
-BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 ifeq ($(SAN),1)
 CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -76,4 +76,12 @@ struct render_opts {
 ssize_t render_meminfo(const char *host, size_t host_len, const struct cg_memory *cg,
 		       const struct render_opts *opts, char *buf, size_t size);
 
+/*
+ * The container's swap size and use in kB: meminfo's SwapTotal and
+ * SwapTotal - SwapFree, and the figures of the one line of /proc/swaps, so the
+ * two files always agree. Both are 0 with -u; used_kb never exceeds total_kb.
+ */
+void meminfo_swap_figures(const char *host, size_t host_len, const struct cg_memory *cg,
+			  const struct render_opts *opts, uint64_t *total_kb, uint64_t *used_kb);
+
 #endif

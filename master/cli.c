@@ -1,0 +1,214 @@
+/*
+ * Command line parsing. Unknown options print the usage and exit 2, as a
+ * service manager should see a misconfiguration at once.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "master/cli.h"
+
+#ifndef LXCFS_VERSION
+#define LXCFS_VERSION "0.0.0"
+#endif
+
+enum {
+	OPT_RUNTIME_DIR = 256,
+	OPT_ENABLE_CFS,
+	OPT_ENABLE_PIDFD,
+	OPT_ENABLE_CGROUP,
+	OPT_ENABLE_PSI_POLL,
+	OPT_WORKERS,
+	OPT_CACHE_TTL,
+	OPT_WORKER_BINARY,
+	OPT_REQUEST_TIMEOUT,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: lxcfs [options] MOUNTPOINT\n"
+		"\n"
+		"Container-aware /proc files served from MOUNTPOINT (usually /var/lib/lxcfs).\n"
+		"\n"
+		"Options:\n"
+		"  -f, --foreground          stay in the foreground (the default)\n"
+		"  -d, --debug               foreground, with debug logging\n"
+		"  -l, --enable-loadavg      virtualize /proc/loadavg\n"
+		"  -u, --disable-swap        show no swap (SwapTotal/SwapFree 0)\n"
+		"  -z, --disable-zswap       show Zswap lines as 0\n"
+		"      --enable-cfs          count CPUs from the CFS quota too\n"
+		"      --enable-pidfd        accepted; pidfds are always used\n"
+		"      --enable-cgroup       accepted; no cgroup tree is served\n"
+		"      --enable-psi-poll     accepted; pressure files are read, not polled\n"
+		"  -s                        accepted; there is no multithreaded loop to disable\n"
+		"  -p, --pidfile FILE        pidfile, locked (default RUNTIME_DIR/lxcfs.pid)\n"
+		"      --runtime-dir DIR     pidfile and control socket location (default /run)\n"
+		"  -o OPTS                   extra FUSE mount options\n"
+		"      --workers N           worker processes (default: CPUs, at least 2)\n"
+		"      --cache-ttl-ms MS     cgroup value freshness bound (default 100)\n"
+		"      --worker-binary PATH  lxcfs-worker to run (default: beside lxcfs)\n"
+		"      --request-timeout-ms MS  re-dispatch a request a worker has not\n"
+		"                            answered by then (default 500)\n"
+		"  -h, --help                this text\n"
+		"  -v, --version             version\n");
+}
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+/* Where the worker binary sits relative to ours: the build folder or an install. */
+static void default_worker(struct cli *c)
+{
+	char self[PATH_MAX], dir[PATH_MAX - 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	c->worker_binary = "/usr/local/libexec/lxcfs/lxcfs-worker";
+	if (n <= 0)
+		return;
+	self[n] = '\0';
+	snprintf(dir, sizeof(dir), "%s", dirname(self));
+	snprintf(c->worker_buf, sizeof(c->worker_buf), "%s/lxcfs-worker", dir);
+	if (access(c->worker_buf, X_OK) == 0) {
+		c->worker_binary = c->worker_buf;
+		return;
+	}
+	snprintf(c->worker_buf, sizeof(c->worker_buf), "%s/../libexec/lxcfs/lxcfs-worker", dir);
+	if (access(c->worker_buf, X_OK) == 0)
+		c->worker_binary = c->worker_buf;
+}
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+	static const struct option longopts[] = {
+		{"foreground", no_argument, NULL, 'f'},
+		{"debug", no_argument, NULL, 'd'},
+		{"enable-loadavg", no_argument, NULL, 'l'},
+		{"disable-swap", no_argument, NULL, 'u'},
+		{"disable-zswap", no_argument, NULL, 'z'},
+		{"pidfile", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'v'},
+		{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+		{"enable-cfs", no_argument, NULL, OPT_ENABLE_CFS},
+		{"enable-pidfd", no_argument, NULL, OPT_ENABLE_PIDFD},
+		{"enable-cgroup", no_argument, NULL, OPT_ENABLE_CGROUP},
+		{"enable-psi-poll", no_argument, NULL, OPT_ENABLE_PSI_POLL},
+		{"workers", required_argument, NULL, OPT_WORKERS},
+		{"cache-ttl-ms", required_argument, NULL, OPT_CACHE_TTL},
+		{"worker-binary", required_argument, NULL, OPT_WORKER_BINARY},
+		{"request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+		{NULL, 0, NULL, 0},
+	};
+	unsigned long v;
+	long ncpu;
+	int opt;
+
+	memset(c, 0, sizeof(*c));
+	c->foreground = true;
+	c->runtime_dir = "/run";
+	c->cache_ttl_ms = 100;
+	c->request_timeout_ms = 500;
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	c->workers = ncpu < 2 ? 2 : (ncpu > 64 ? 64 : (int)ncpu);
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "fdluzsp:o:hv", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			c->foreground = true;
+			break;
+		case 'd':
+			c->debug = true;
+			c->foreground = true;
+			break;
+		case 'l':
+			c->loadavg = true;
+			break;
+		case 'u':
+			c->swap_off = true;
+			break;
+		case 'z':
+			c->zswap_off = true;
+			break;
+		case 's':
+		case OPT_ENABLE_PIDFD:
+		case OPT_ENABLE_CGROUP:
+		case OPT_ENABLE_PSI_POLL:
+			break;
+		case 'p':
+			c->pidfile = optarg;
+			break;
+		case 'o':
+			c->fuse_opts = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case 'v':
+			printf("lxcfs %s\n", LXCFS_VERSION);
+			return 1;
+		case OPT_RUNTIME_DIR:
+			c->runtime_dir = optarg;
+			break;
+		case OPT_ENABLE_CFS:
+			c->cfs = true;
+			break;
+		case OPT_WORKERS:
+			if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
+				fprintf(stderr, "lxcfs: --workers takes 1 to 64, not '%s'\n", optarg);
+				return 2;
+			}
+			c->workers = (int)v;
+			break;
+		case OPT_CACHE_TTL:
+			if (parse_uint(optarg, 3600000, &v) < 0) {
+				fprintf(stderr, "lxcfs: --cache-ttl-ms takes milliseconds, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			c->cache_ttl_ms = (uint32_t)v;
+			break;
+		case OPT_REQUEST_TIMEOUT:
+			if (parse_uint(optarg, 600000, &v) < 0 || v < 10) {
+				fprintf(stderr,
+					"lxcfs: --request-timeout-ms takes 10 to 600000, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			c->request_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_WORKER_BINARY:
+			c->worker_binary = optarg;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		fprintf(stderr, "lxcfs: exactly one MOUNTPOINT is needed\n");
+		usage(stderr);
+		return 2;
+	}
+	c->mountpoint = argv[optind];
+	if (!c->pidfile) {
+		snprintf(c->pidfile_buf, sizeof(c->pidfile_buf), "%s/lxcfs.pid", c->runtime_dir);
+		c->pidfile = c->pidfile_buf;
+	}
+	if (!c->worker_binary)
+		default_worker(c);
+	return 0;
+}

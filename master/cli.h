@@ -1,0 +1,33 @@
+/*
+ * The lxcfs command line: upstream's options, plus the pool's own.
+ */
+#ifndef LXCFS_CLI_H
+#define LXCFS_CLI_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cli {
+	const char *mountpoint;
+	bool foreground;
+	bool debug;
+	bool loadavg;      /* -l */
+	bool swap_off;     /* -u */
+	bool zswap_off;    /* -z */
+	bool cfs;          /* --enable-cfs */
+	const char *pidfile;      /* default <runtime-dir>/lxcfs.pid */
+	const char *runtime_dir;  /* default /run */
+	const char *fuse_opts;    /* -o, appended to ours */
+	const char *worker_binary; /* default: beside our own binary */
+	int workers;               /* default: CPUs, at least 2 */
+	uint32_t cache_ttl_ms;
+	uint32_t request_timeout_ms;
+	char pidfile_buf[PATH_MAX];
+	char worker_buf[PATH_MAX];
+};
+
+/* Parse argv. Returns 0 to run, 1 when -h/-v was answered, 2 on a usage error. */
+int cli_parse(int argc, char **argv, struct cli *c);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * The control socket server (see control.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "master/control.h"
+#include "master/pool.h"
+#include "shm/log.h"
+
+#define CTL_MAX_CONNS 16
+#define CTL_REQ_MAX   512
+#define CTL_OUT_MAX   (256 * 1024)
+#define CTL_STALL_NS  (2ULL * 1000000000ULL)
+
+struct conn {
+	int fd;
+	uint64_t since_ns;
+	char in[CTL_REQ_MAX];
+	size_t inlen;
+	char *out;
+	size_t outlen, outoff;
+};
+
+static int listen_fd = -1;
+static struct conn conns[CTL_MAX_CONNS];
+
+static void conn_close(struct master *m, struct conn *c)
+{
+	if (c->fd < 0)
+		return;
+	master_unwatch(m, c->fd);
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+int control_open(struct master *m)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char dir[4096];
+	int fd;
+
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		conns[i].fd = -1;
+	snprintf(dir, sizeof(dir), "%s/lxcfs", m->cli->runtime_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_msg("mkdir %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(m->ctl_path, sizeof(m->ctl_path), "%s/%s", m->cli->runtime_dir, CTL_SOCKET_NAME);
+	if (strlen(m->ctl_path) >= sizeof(addr.sun_path)) {
+		log_msg("control socket path %s is too long", m->ctl_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, m->ctl_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* We hold the pidfile lock: a socket file left here is a dead daemon's. */
+	unlink(m->ctl_path);
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    chmod(m->ctl_path, 0600) < 0 || listen(fd, 16) < 0) {
+		int err = -errno;
+
+		log_msg("control socket %s: %s", m->ctl_path, strerror(errno));
+		close(fd);
+		return err;
+	}
+	listen_fd = fd;
+	return master_watch(m, fd, EV(EV_CTL_LISTEN, 0));
+}
+
+void control_close(struct master *m)
+{
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		conn_close(m, &conns[i]);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(m->ctl_path);
+		listen_fd = -1;
+	}
+}
+
+static void out_add(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void out_add(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (!c->out) {
+		c->out = malloc(CTL_OUT_MAX);
+		if (!c->out)
+			return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(c->out + c->outlen, CTL_OUT_MAX - c->outlen, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		c->outlen += (size_t)n < CTL_OUT_MAX - c->outlen ? (size_t)n
+								   : CTL_OUT_MAX - c->outlen - 1;
+}
+
+static const char *worker_state(enum worker_st st)
+{
+	switch (st) {
+	case W_STARTING:
+		return "starting";
+	case W_READY:
+		return "ready";
+	case W_DRAINING:
+		return "draining";
+	default:
+		return "dead";
+	}
+}
+
+static void cmd_status(struct master *m, struct conn *c)
+{
+	struct pool *p = m->pool;
+	char mnt[1024], ver[256];
+
+	ctl_escape(m->cli->mountpoint, mnt, sizeof(mnt));
+	ctl_escape(LXCFS_VERSION " " LXCFS_BUILD_ID, ver, sizeof(ver));
+	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
+	out_add(c,
+		"master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
+		"served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
+		"pending=%u chunks_in_use=%u chunks_total=%u layout=%u\n",
+		(long)getpid(), mnt, ver, p->target,
+		(unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
+		(unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
+		(unsigned long long)p->redispatched, (unsigned long long)p->deaths,
+		p->pending_tail - p->pending_head, atomic_load(&m->shm.hdr->chunks_in_use),
+		m->shm.nchunks, SHM_LAYOUT_VERSION);
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+		struct shm_worker *sw = &m->shm.workers[i];
+		char wver[sizeof(sw->version) * 3 + 1], raw[sizeof(sw->version)];
+
+		if (w->st == W_DEAD && !w->in_target)
+			continue;
+		memcpy(raw, sw->version, sizeof(raw));
+		raw[sizeof(raw) - 1] = '\0';
+		ctl_escape(raw[0] ? raw : "-", wver, sizeof(wver));
+		out_add(c,
+			"worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
+			"inflight=%u restarts=%llu version=%s\n",
+			i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), w->cpu,
+			(unsigned long long)atomic_load(&sw->served),
+			(unsigned long long)atomic_load(&sw->errors), w->ninflight,
+			(unsigned long long)w->restarts, wver);
+	}
+	out_add(c, "END\n");
+}
+
+static void handle_request(struct master *m, struct conn *c)
+{
+	char *nl = memchr(c->in, '\n', c->inlen), *save = NULL, *proto, *cmd;
+
+	*nl = '\0';
+	proto = strtok_r(c->in, " ", &save);
+	cmd = strtok_r(NULL, " ", &save);
+	if (!proto || strcmp(proto, CTL_PROTO_REQ) != 0) {
+		out_add(c, "%s ERR unsupported protocol (this daemon speaks %s)\n",
+			CTL_PROTO_REPLY, CTL_PROTO_REQ);
+		return;
+	}
+	if (cmd && strcmp(cmd, "status") == 0)
+		cmd_status(m, c);
+	else
+		out_add(c, "%s ERR unknown command\n", CTL_PROTO_REPLY);
+}
+
+void control_on_listen(struct master *m)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *c = NULL;
+	int fd;
+
+	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (conns[i].fd < 0) {
+			c = &conns[i];
+			break;
+		}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
+		static const char deny[] = CTL_PROTO_REPLY " ERR permission denied: root only\n";
+
+		(void)!write(fd, deny, sizeof(deny) - 1);
+		close(fd);
+		return;
+	}
+	if (!c) {
+		static const char busy[] = CTL_PROTO_REPLY " ERR busy\n";
+
+		(void)!write(fd, busy, sizeof(busy) - 1);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	c->since_ns = now_ns();
+	if (master_watch(m, fd, EV(EV_CTL_CONN, c - conns)) < 0)
+		conn_close(m, c);
+}
+
+static void conn_flush(struct master *m, struct conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+
+		if (n < 0 && errno == EAGAIN) {
+			master_unwatch(m, c->fd);
+			if (master_watch_events(m, c->fd, EV(EV_CTL_CONN, c - conns), EPOLLOUT) < 0)
+				break;
+			return;
+		}
+		if (n <= 0)
+			break;
+		c->outoff += (size_t)n;
+	}
+	conn_close(m, c);
+}
+
+void control_on_conn(struct master *m, int idx, unsigned events)
+{
+	struct conn *c;
+	ssize_t n;
+
+	if (idx < 0 || idx >= CTL_MAX_CONNS || conns[idx].fd < 0)
+		return;
+	c = &conns[idx];
+	if (c->outlen) {
+		conn_flush(m, c);
+		return;
+	}
+	n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+	if (n < 0 && errno == EAGAIN)
+		return;
+	if (n <= 0) {
+		conn_close(m, c);
+		return;
+	}
+	c->inlen += (size_t)n;
+	if (memchr(c->in, '\n', c->inlen)) {
+		handle_request(m, c);
+	} else if (c->inlen == sizeof(c->in)) {
+		out_add(c, "%s ERR request too long\n", CTL_PROTO_REPLY);
+	} else {
+		return;
+	}
+	conn_flush(m, c);
+}
+
+bool control_tick(struct master *m)
+{
+	uint64_t now = now_ns();
+	bool open = false;
+
+	for (int i = 0; i < CTL_MAX_CONNS; i++) {
+		if (conns[i].fd >= 0 && now - conns[i].since_ns > CTL_STALL_NS)
+			conn_close(m, &conns[i]);
+		open |= conns[i].fd >= 0;
+	}
+	return open;
+}

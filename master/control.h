@@ -1,0 +1,37 @@
+/*
+ * The control socket: <runtime-dir>/lxcfs/control.sock, mode 0600, root only
+ * (SO_PEERCRED). Protocol version 1, one request per connection:
+ *
+ *   request:  "LXCFS-CTL/1 <command> [args]\n"          (at most 512 bytes)
+ *   reply:    "LXCFS/1 OK\n" then records, then "END\n"
+ *             "LXCFS/1 ERR <message>\n"
+ *   record:   "<kind> key=value key=value ...\n", values %-escaped (ctl_escape)
+ *
+ * The master never blocks on a client: requests are read and replies written
+ * as the socket allows, and a client that stalls is dropped.
+ */
+#ifndef LXCFS_CONTROL_H
+#define LXCFS_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "master/master.h"
+
+#define CTL_PROTO_REQ   "LXCFS-CTL/1"
+#define CTL_PROTO_REPLY "LXCFS/1"
+#define CTL_SOCKET_NAME "lxcfs/control.sock"
+
+int control_open(struct master *m);
+void control_close(struct master *m);
+void control_on_listen(struct master *m);
+void control_on_conn(struct master *m, int idx, unsigned events);
+/* Drop connections that stalled. Returns true while any is open. */
+bool control_tick(struct master *m);
+
+/* Escape a value for a record: bytes outside [!-~] and '%' '=' as %XX. */
+void ctl_escape(const char *in, char *out, size_t size);
+/* Undo ctl_escape in place. */
+void ctl_unescape(char *s);
+
+#endif

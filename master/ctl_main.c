@@ -1,0 +1,295 @@
+/*
+ * lxcfs-ctl: the operator's view of a running lxcfs, over its control socket.
+ *
+ *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] status
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "master/control.h"
+
+#define EXIT_NO_DAEMON 3
+#define EXIT_PROTOCOL  4
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND\n"
+		   "\n"
+		   "Commands:\n"
+		   "  status    the master, the mount and each worker: pid, state, requests\n"
+		   "            served, requests in flight, version\n"
+		   "\n"
+		   "Options:\n"
+		   "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
+		   "  --socket PATH      the control socket itself\n"
+		   "  --json             one JSON document instead of tables\n"
+		   "  -h, --help         this text\n");
+}
+
+/* A record line split into kind and key=value pairs, in place. */
+struct record {
+	char *kind;
+	char *key[32];
+	char *val[32];
+	int n;
+};
+
+static void record_parse(char *line, struct record *r)
+{
+	char *save = NULL, *tok;
+
+	r->n = 0;
+	r->kind = strtok_r(line, " ", &save);
+	while ((tok = strtok_r(NULL, " ", &save)) && r->n < 32) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		ctl_unescape(eq + 1);
+		r->key[r->n] = tok;
+		r->val[r->n] = eq + 1;
+		r->n++;
+	}
+}
+
+static const char *rget(const struct record *r, const char *key)
+{
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->key[i], key) == 0)
+			return r->val[i];
+	return "-";
+}
+
+static bool is_number(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void json_record(const struct record *r)
+{
+	putchar('{');
+	for (int i = 0; i < r->n; i++) {
+		if (i)
+			putchar(',');
+		json_string(r->key[i]);
+		putchar(':');
+		if (is_number(r->val[i]))
+			fputs(r->val[i], stdout);
+		else
+			json_string(r->val[i]);
+	}
+	putchar('}');
+}
+
+static int connect_socket(const char *path)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 5};
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path)) {
+		fprintf(stderr, "lxcfs-ctl: socket path %s is too long\n", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Send one request; return the whole reply (malloc'd, NUL-terminated) or NULL. */
+static char *roundtrip(int fd, const char *cmd)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	char req[512];
+	int n;
+
+	if (!buf)
+		return NULL;
+	n = snprintf(req, sizeof(req), "%s %s\n", CTL_PROTO_REQ, cmd);
+	if (write(fd, req, (size_t)n) != n) {
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (len + 1 >= cap) {
+			char *bigger = realloc(buf, cap * 2);
+
+			if (!bigger)
+				break;
+			buf = bigger;
+			cap *= 2;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static void print_status(char *body, bool json)
+{
+	char *save = NULL, *line;
+	struct record r;
+	bool first_worker = true;
+
+	if (json)
+		printf("{");
+	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strcmp(line, "END") == 0)
+			break;
+		record_parse(line, &r);
+		if (!r.kind)
+			continue;
+		if (strcmp(r.kind, "master") == 0) {
+			if (json) {
+				printf("\"master\":");
+				json_record(&r);
+				continue;
+			}
+			printf("master pid %s, mount %s, version %s, up %s s\n", rget(&r, "pid"),
+			       rget(&r, "mount"), rget(&r, "version"), rget(&r, "uptime_s"));
+			printf("workers %s wanted; deaths %s, requests re-dispatched %s, pending %s\n",
+			       rget(&r, "workers"), rget(&r, "worker_deaths"),
+			       rget(&r, "redispatched"), rget(&r, "pending"));
+			printf("reads served by the master from kept content %s, host fallbacks %s\n",
+			       rget(&r, "served_by_master"), rget(&r, "fallbacks"));
+			printf("content chunks in use %s of %s; shm layout %s\n\n",
+			       rget(&r, "chunks_in_use"), rget(&r, "chunks_total"),
+			       rget(&r, "layout"));
+		} else if (strcmp(r.kind, "worker") == 0) {
+			if (json) {
+				printf("%s", first_worker ? ",\"workers\":[" : ",");
+				json_record(&r);
+				first_worker = false;
+				continue;
+			}
+			if (first_worker)
+				printf("%-4s %-8s %-9s %-4s %10s %7s %8s %8s  %s\n", "ID", "PID",
+				       "STATE", "CPU", "SERVED", "ERRORS", "INFLIGHT", "RESTARTS",
+				       "VERSION");
+			first_worker = false;
+			printf("%-4s %-8s %-9s %-4s %10s %7s %8s %8s  %s\n", rget(&r, "id"),
+			       rget(&r, "pid"), rget(&r, "state"), rget(&r, "cpu"),
+			       rget(&r, "served"), rget(&r, "errors"), rget(&r, "inflight"),
+			       rget(&r, "restarts"), rget(&r, "version"));
+		}
+	}
+	if (json)
+		printf("%s}\n", first_worker ? ",\"workers\":[]" : "]");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"runtime-dir", required_argument, NULL, 'r'},
+		{"socket", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *runtime_dir = "/run", *socket_path = NULL, *cmd;
+	char path[4096], *reply, *nl;
+	bool json = false;
+	int opt, fd;
+
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			runtime_dir = optarg;
+			break;
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "status") != 0) {
+		fprintf(stderr, "lxcfs-ctl: unknown command '%s'\n", cmd);
+		usage(stderr);
+		return 2;
+	}
+	if (!socket_path) {
+		snprintf(path, sizeof(path), "%s/%s", runtime_dir, CTL_SOCKET_NAME);
+		socket_path = path;
+	}
+	fd = connect_socket(socket_path);
+	if (fd < 0) {
+		fprintf(stderr, "lxcfs-ctl: no lxcfs answers on %s: %s\n", socket_path,
+			strerror(-fd));
+		return EXIT_NO_DAEMON;
+	}
+	reply = roundtrip(fd, cmd);
+	close(fd);
+	if (!reply || strncmp(reply, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
+		fprintf(stderr, "lxcfs-ctl: %s did not answer as lxcfs does\n", socket_path);
+		free(reply);
+		return EXIT_PROTOCOL;
+	}
+	nl = strchr(reply, '\n');
+	if (strncmp(reply + strlen(CTL_PROTO_REPLY) + 1, "OK", 2) != 0 || !nl) {
+		if (nl)
+			*nl = '\0';
+		fprintf(stderr, "lxcfs-ctl: %s\n", reply + strlen(CTL_PROTO_REPLY) + 1);
+		free(reply);
+		return 1;
+	}
+	print_status(nl + 1, json);
+	free(reply);
+	return 0;
+}

@@ -1,0 +1,470 @@
+/*
+ * The FUSE protocol as the master speaks it, read straight from the session
+ * fd (<linux/fuse.h> is the stable wire ABI). Everything that a static table
+ * can answer is answered here; rendering a file goes to a worker. Request
+ * payloads come from the kernel but are still length-checked before use.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "master/master.h"
+#include "master/pool.h"
+#include "master/tree.h"
+#include "shm/content.h"
+#include "shm/fuse_reply.h"
+#include "shm/log.h"
+
+/* 0.5 s, as upstream mounts with entry_timeout and attr_timeout. */
+#define VALID_SEC  0
+#define VALID_NSEC 500000000u
+
+#define OUR_MAX_PAGES 256 /* 1 MiB reads: a 256-CPU cpuinfo in one request */
+
+static void fill_attr(struct master *m, const struct tree_node *n, struct fuse_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = n->ino;
+	a->mode = n->mode;
+	a->nlink = S_ISDIR(n->mode) ? 2 : 1;
+	a->size = S_ISDIR(n->mode) ? 0 : tree_size(n->file);
+	a->blocks = (a->size + 511) / 512;
+	a->blksize = 4096;
+	a->atime = a->mtime = a->ctime = m->start_ns / 1000000000ULL;
+}
+
+static void reply(struct master *m, uint64_t unique, const void *buf, size_t len)
+{
+	int err = fuse_reply_buf(m->fuse_fd, unique, buf, len);
+
+	if (err < 0 && err != -ENOENT)
+		log_msg("reply to request %llu: %s", (unsigned long long)unique, strerror(-err));
+}
+
+static void reply_err(struct master *m, uint64_t unique, int error)
+{
+	int err = fuse_reply_err(m->fuse_fd, unique, error);
+
+	if (err < 0 && err != -ENOENT)
+		log_msg("reply to request %llu: %s", (unsigned long long)unique, strerror(-err));
+}
+
+static void do_init(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
+{
+	const struct fuse_init_in *in = arg;
+	struct fuse_init_out out;
+	size_t outlen = sizeof(out);
+
+	/* The first fields of fuse_init_in are fixed across all versions. */
+	if (len < 16) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	out.major = FUSE_KERNEL_VERSION;
+	out.minor = FUSE_KERNEL_MINOR_VERSION;
+	if (in->major < 7) {
+		log_msg("kernel FUSE protocol %u.%u is too old", in->major, in->minor);
+		reply_err(m, h->unique, -EPROTO);
+		return;
+	}
+	if (in->major > 7) {
+		/* The kernel will ask again with our major. */
+		reply(m, h->unique, &out, FUSE_COMPAT_INIT_OUT_SIZE);
+		return;
+	}
+	if (in->minor < out.minor)
+		out.minor = in->minor;
+	m->proto_minor = out.minor;
+	out.max_readahead = in->max_readahead;
+	out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS);
+	out.max_write = 4096;
+	out.max_pages = OUR_MAX_PAGES;
+	out.time_gran = 1;
+	if (out.minor < 23)
+		outlen = FUSE_COMPAT_22_INIT_OUT_SIZE;
+	m->initialized = true;
+	log_debug("FUSE protocol %u.%u (kernel %u.%u)", out.major, out.minor, in->major, in->minor);
+	reply(m, h->unique, &out, outlen);
+}
+
+static void do_lookup(struct master *m, const struct fuse_in_header *h, const char *name,
+		      size_t len)
+{
+	const struct tree_node *n;
+	struct fuse_entry_out out;
+
+	if (len == 0 || memchr(name, '\0', len) == NULL) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	n = tree_lookup(h->nodeid, name);
+	if (!n) {
+		reply_err(m, h->unique, -ENOENT);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	out.nodeid = n->ino;
+	out.entry_valid = VALID_SEC;
+	out.entry_valid_nsec = VALID_NSEC;
+	out.attr_valid = VALID_SEC;
+	out.attr_valid_nsec = VALID_NSEC;
+	fill_attr(m, n, &out.attr);
+	reply(m, h->unique, &out, sizeof(out));
+}
+
+static void do_getattr(struct master *m, const struct fuse_in_header *h)
+{
+	const struct tree_node *n = tree_get(h->nodeid);
+	struct fuse_attr_out out;
+
+	if (!n) {
+		reply_err(m, h->unique, -ENOENT);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	out.attr_valid = VALID_SEC;
+	out.attr_valid_nsec = VALID_NSEC;
+	fill_attr(m, n, &out.attr);
+	reply(m, h->unique, &out, sizeof(out));
+}
+
+static void do_open(struct master *m, const struct fuse_in_header *h, const void *arg,
+		    size_t len, bool dir)
+{
+	const struct tree_node *n = tree_get(h->nodeid);
+	const struct fuse_open_in *in = arg;
+	struct fuse_open_out out;
+	int64_t fh;
+
+	if (len < sizeof(*in)) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	if (!n) {
+		reply_err(m, h->unique, -ENOENT);
+		return;
+	}
+	if (dir != !!S_ISDIR(n->mode)) {
+		reply_err(m, h->unique, dir ? -ENOTDIR : -EISDIR);
+		return;
+	}
+	if ((in->flags & O_ACCMODE) != O_RDONLY || (in->flags & O_TRUNC)) {
+		reply_err(m, h->unique, -EACCES);
+		return;
+	}
+	memset(&out, 0, sizeof(out));
+	if (!dir) {
+		fh = handle_open(&m->shm);
+		if (fh < 0) {
+			log_msg("open of %s by pid %u: no free handle (%s)", n->name, h->pid,
+				strerror((int)-fh));
+			reply_err(m, h->unique, (int)fh);
+			return;
+		}
+		out.fh = (uint64_t)fh;
+		/* Every read reaches us: the content is the reader's, never the page cache's. */
+		out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
+	}
+	reply(m, h->unique, &out, sizeof(out));
+}
+
+static void do_release(struct master *m, const struct fuse_in_header *h, const void *arg,
+		       size_t len, bool dir)
+{
+	const struct fuse_release_in *in = arg;
+
+	if (len >= sizeof(*in) && !dir)
+		handle_release(&m->shm, in->fh);
+	reply_err(m, h->unique, 0);
+}
+
+static void do_readdir(struct master *m, const struct fuse_in_header *h, const void *arg,
+		       size_t len)
+{
+	const struct fuse_read_in *in = arg;
+	const struct tree_node *dir = tree_get(h->nodeid);
+	char buf[4096];
+	size_t used = 0, max;
+
+	if (len < sizeof(*in)) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	if (!dir || !S_ISDIR(dir->mode)) {
+		reply_err(m, h->unique, -ENOTDIR);
+		return;
+	}
+	max = in->size < sizeof(buf) ? in->size : sizeof(buf);
+	/* Offsets: 0 ".", 1 "..", then the children; each entry carries the next one. */
+	for (uint64_t i = in->offset;; i++) {
+		const struct tree_node *child = NULL;
+		const char *name;
+		uint64_t ino;
+		unsigned type = DT_DIR;
+		struct fuse_dirent *d;
+		size_t nlen, reclen;
+
+		if (i == 0) {
+			name = ".";
+			ino = dir->ino;
+		} else if (i == 1) {
+			name = "..";
+			ino = dir->parent;
+		} else {
+			child = tree_child(dir->ino, (unsigned)(i - 2));
+			if (!child || i > 1u << 20)
+				break;
+			name = child->name;
+			ino = child->ino;
+			type = S_ISDIR(child->mode) ? DT_DIR : DT_REG;
+		}
+		nlen = strlen(name);
+		reclen = FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
+		if (used + reclen > max)
+			break;
+		d = (struct fuse_dirent *)(buf + used);
+		memset(d, 0, reclen);
+		d->ino = ino;
+		d->off = i + 1;
+		d->namelen = (uint32_t)nlen;
+		d->type = type;
+		memcpy(d->name, name, nlen);
+		used += reclen;
+	}
+	reply(m, h->unique, buf, used);
+}
+
+static void do_statfs(struct master *m, const struct fuse_in_header *h)
+{
+	struct fuse_statfs_out out;
+
+	memset(&out, 0, sizeof(out));
+	out.st.bsize = 4096;
+	out.st.frsize = 4096;
+	out.st.namelen = 255;
+	reply(m, h->unique, &out, sizeof(out));
+}
+
+static void do_access(struct master *m, const struct fuse_in_header *h, const void *arg,
+		      size_t len)
+{
+	const struct fuse_access_in *in = arg;
+
+	if (len < sizeof(*in)) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	if (!tree_get(h->nodeid)) {
+		reply_err(m, h->unique, -ENOENT);
+		return;
+	}
+	reply_err(m, h->unique, (in->mask & W_OK) ? -EACCES : 0);
+}
+
+int fuse_serve_content(struct master *m, const struct lx_req *req)
+{
+	struct iovec iov[OUR_MAX_PAGES + 2];
+	uint32_t chain, clen;
+	size_t bytes;
+	int n, err;
+
+	err = content_get(&m->shm, req->fh, &chain, &clen);
+	if (err < 0)
+		return err;
+	n = content_iov(&m->shm, chain, clen, req->offset, req->size, iov,
+			(int)(sizeof(iov) / sizeof(iov[0])), &bytes);
+	if (n < 0) {
+		log_msg("content of handle %#llx does not check out: re-rendering",
+			(unsigned long long)req->fh);
+		return -ENODATA;
+	}
+	err = fuse_reply_iov(m->fuse_fd, req->unique, 0, iov, n);
+	if (err < 0 && err != -ENOENT)
+		log_msg("reply to read %llu: %s", (unsigned long long)req->unique, strerror(-err));
+	m->served_by_master++;
+	return 0;
+}
+
+static void do_read(struct master *m, const struct fuse_in_header *h, const void *arg,
+		    size_t len)
+{
+	const struct fuse_read_in *in = arg;
+	const struct tree_node *n = tree_get(h->nodeid);
+	struct lx_req req;
+
+	if (len < sizeof(*in)) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	if (!n || n->file == LX_FILE_NONE) {
+		reply_err(m, h->unique, -EISDIR);
+		return;
+	}
+	memset(&req, 0, sizeof(req));
+	req.unique = h->unique;
+	req.fh = in->fh;
+	req.offset = in->offset;
+	req.size = in->size > OUR_MAX_PAGES * 4096u ? OUR_MAX_PAGES * 4096u : in->size;
+	req.pid = h->pid;
+	req.uid = h->uid;
+	req.gid = h->gid;
+	req.op = LX_OP_READ;
+	req.file = (uint16_t)n->file;
+	req.t_dispatch_ns = now_ns();
+
+	/* Offset 0 renders afresh, as upstream does; later offsets continue that render. */
+	if (req.offset > 0) {
+		int err = fuse_serve_content(m, &req);
+
+		if (err == 0)
+			return;
+		if (err == -ESTALE) {
+			reply_err(m, h->unique, -EBADF);
+			return;
+		}
+	}
+	pool_dispatch(m->pool, &req);
+}
+
+void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *why)
+{
+	const struct tree_node *n = NULL;
+	static char buf[1 << 20];
+	uint32_t chain, old;
+	ssize_t len = 0;
+	int fd;
+
+	m->fallbacks++;
+	for (uint64_t ino = 1; (n = tree_get(ino)) != NULL; ino++)
+		if (n->file == req->file)
+			break;
+	log_msg("read %llu of %s by pid %u answered with host content: %s",
+		(unsigned long long)req->unique, n ? n->host_path : "?", req->pid, why);
+	if (!n || !n->host_path) {
+		reply_err(m, req->unique, -EIO);
+		return;
+	}
+	/* Published like a render, so that later offsets of this open agree with it. */
+	if (req->offset > 0 && fuse_serve_content(m, req) == 0)
+		return;
+	fd = open(n->host_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r;
+
+		while (len < (ssize_t)sizeof(buf) &&
+		       (r = read(fd, buf + len, sizeof(buf) - (size_t)len)) > 0)
+			len += r;
+		close(fd);
+	}
+	if (fd < 0 || len <= 0) {
+		log_msg("read of %s: %s", n->host_path, strerror(errno));
+		reply_err(m, req->unique, -EIO);
+		return;
+	}
+	if (content_store(&m->shm, buf, (size_t)len, &chain) == 0) {
+		if (content_publish(&m->shm, req->fh, chain, &old) < 0)
+			content_free(&m->shm, chain);
+		else if (old)
+			content_free(&m->shm, old);
+		if (fuse_serve_content(m, req) == 0)
+			return;
+	}
+	if (req->offset >= (uint64_t)len) {
+		reply(m, req->unique, NULL, 0);
+		return;
+	}
+	reply(m, req->unique, buf + req->offset,
+	      (size_t)len - req->offset < req->size ? (size_t)len - req->offset : req->size);
+}
+
+void fuse_handle(struct master *m, const void *buf, size_t len)
+{
+	const struct fuse_in_header *h = buf;
+	const char *arg = (const char *)buf + sizeof(*h);
+	size_t alen;
+
+	if (len < sizeof(*h) || h->len != len) {
+		log_msg("malformed request from the kernel (%zu bytes): ignored", len);
+		return;
+	}
+	alen = len - sizeof(*h);
+	if (!m->initialized && h->opcode != FUSE_INIT) {
+		reply_err(m, h->unique, -EIO);
+		return;
+	}
+	switch (h->opcode) {
+	case FUSE_INIT:
+		do_init(m, h, arg, alen);
+		break;
+	case FUSE_LOOKUP:
+		do_lookup(m, h, arg, alen);
+		break;
+	case FUSE_GETATTR:
+		do_getattr(m, h);
+		break;
+	case FUSE_OPEN:
+		do_open(m, h, arg, alen, false);
+		break;
+	case FUSE_OPENDIR:
+		do_open(m, h, arg, alen, true);
+		break;
+	case FUSE_READ:
+		do_read(m, h, arg, alen);
+		break;
+	case FUSE_READDIR:
+		do_readdir(m, h, arg, alen);
+		break;
+	case FUSE_RELEASE:
+		do_release(m, h, arg, alen, false);
+		break;
+	case FUSE_RELEASEDIR:
+		do_release(m, h, arg, alen, true);
+		break;
+	case FUSE_FLUSH:
+	case FUSE_FSYNCDIR:
+		reply_err(m, h->unique, 0);
+		break;
+	case FUSE_STATFS:
+		do_statfs(m, h);
+		break;
+	case FUSE_ACCESS:
+		do_access(m, h, arg, alen);
+		break;
+	case FUSE_FORGET:
+	case FUSE_BATCH_FORGET:
+	case FUSE_INTERRUPT:
+	case FUSE_NOTIFY_REPLY:
+		break; /* no reply expected */
+	case FUSE_DESTROY:
+		m->stopping = true;
+		reply_err(m, h->unique, 0);
+		break;
+	case FUSE_WRITE:
+		reply_err(m, h->unique, -EBADF);
+		break;
+	case FUSE_SETATTR:
+	case FUSE_CREATE:
+	case FUSE_MKNOD:
+	case FUSE_MKDIR:
+	case FUSE_UNLINK:
+	case FUSE_RMDIR:
+	case FUSE_RENAME:
+	case FUSE_RENAME2:
+	case FUSE_LINK:
+	case FUSE_SYMLINK:
+	case FUSE_SETXATTR:
+	case FUSE_REMOVEXATTR:
+	case FUSE_FALLOCATE:
+	case FUSE_COPY_FILE_RANGE:
+		reply_err(m, h->unique, -EPERM);
+		break;
+	default:
+		reply_err(m, h->unique, -ENOSYS);
+		break;
+	}
+}

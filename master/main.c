@@ -1,0 +1,278 @@
+/*
+ * lxcfs, the master: parse the command line, lock the pidfile, create the
+ * shared memory, mount, start the workers, then serve the FUSE connection
+ * from one epoll loop until SIGTERM/SIGINT or an unmount.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "master/cli.h"
+#include "master/control.h"
+#include "master/master.h"
+#include "master/mount.h"
+#include "master/pidfile.h"
+#include "master/pool.h"
+#include "shm/log.h"
+
+#define NHANDLES  65536
+#define NCHUNKS   16384 /* 64 MiB of open-file content, touched only as used */
+#define TICK_NS   50000000L
+#define READ_BUF  (1 << 20) /* >= the kernel's minimum plus max_write */
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int master_watch_events(struct master *m, int fd, uint64_t data, unsigned events)
+{
+	struct epoll_event ev = {.events = events, .data.u64 = data};
+
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_msg("epoll_ctl add fd %d: %s", fd, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int master_watch(struct master *m, int fd, uint64_t data)
+{
+	return master_watch_events(m, fd, data, EPOLLIN);
+}
+
+void master_unwatch(struct master *m, int fd)
+{
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+static void arm_timer(struct master *m, bool on)
+{
+	struct itimerspec its = {0};
+
+	if (on == m->timer_armed)
+		return;
+	if (on) {
+		its.it_value.tv_nsec = TICK_NS;
+		its.it_interval.tv_nsec = TICK_NS;
+	}
+	timerfd_settime(m->timerfd, 0, &its, NULL);
+	m->timer_armed = on;
+}
+
+/* Drain /dev/fuse: every request the kernel has queued, then back to epoll. */
+static void on_fuse(struct master *m, char *buf)
+{
+	for (;;) {
+		ssize_t n = read(m->fuse_fd, buf, READ_BUF);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			if (errno == EINTR || errno == ENOENT) /* ENOENT: interrupted before we read it */
+				continue;
+			if (errno == ENODEV) {
+				log_msg("%s was unmounted: exiting", m->cli->mountpoint);
+				m->stopping = true;
+				return;
+			}
+			log_msg("read /dev/fuse: %s", strerror(errno));
+			m->stopping = true;
+			return;
+		}
+		fuse_handle(m, buf, (size_t)n);
+	}
+}
+
+static void on_signal(struct master *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_msg("signal %d: unmounting and exiting", si.ssi_signo);
+			m->stopping = true;
+			break;
+		case SIGUSR2: {
+			uint32_t off = !atomic_load(&m->shm.hdr->config.virt_off);
+
+			atomic_store(&m->shm.hdr->config.virt_off, off);
+			log_msg("SIGUSR2: virtualization %s", off ? "off (host content)" : "on");
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+static int setup_fds(struct master *m)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	m->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	m->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->sigfd < 0 || m->epfd < 0 || m->wakefd < 0 || m->timerfd < 0)
+		return -errno;
+	if (master_watch(m, m->sigfd, EV(EV_SIGNAL, 0)) < 0 ||
+	    master_watch(m, m->wakefd, EV(EV_WAKE, 0)) < 0 ||
+	    master_watch(m, m->timerfd, EV(EV_TIMER, 0)) < 0)
+		return -EIO;
+	return 0;
+}
+
+static void loop(struct master *m)
+{
+	struct epoll_event evs[64];
+	char *buf = malloc(READ_BUF);
+
+	if (!buf) {
+		log_msg("malloc of the request buffer failed");
+		return;
+	}
+	while (!m->stopping) {
+		int n = epoll_wait(m->epfd, evs, 64, -1);
+
+		if (n < 0 && errno != EINTR) {
+			log_msg("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n && !m->stopping; i++) {
+			uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
+			int idx = (int)(uint32_t)evs[i].data.u64;
+			uint64_t v;
+
+			switch (kind) {
+			case EV_FUSE:
+				pool_harvest(m->pool);
+				on_fuse(m, buf);
+				break;
+			case EV_SIGNAL:
+				on_signal(m);
+				break;
+			case EV_WAKE:
+				(void)!read(m->wakefd, &v, sizeof(v));
+				pool_on_wake(m->pool);
+				break;
+			case EV_TIMER:
+				(void)!read(m->timerfd, &v, sizeof(v));
+				break;
+			case EV_PIDFD:
+				pool_on_exit(m->pool, idx);
+				break;
+			case EV_CTL_LISTEN:
+				control_on_listen(m);
+				break;
+			case EV_CTL_CONN:
+				control_on_conn(m, idx, evs[i].events);
+				break;
+			}
+		}
+		/* Deadlines and restarts need a clock only while there is work. */
+		arm_timer(m, pool_tick(m->pool) | control_tick(m));
+	}
+	free(buf);
+}
+
+int main(int argc, char **argv)
+{
+	static struct master master;
+	static struct pool pool;
+	struct master *m = &master;
+	struct cli cli;
+	struct timespec ts;
+	long holder;
+	int rc, pidfd;
+
+	rc = cli_parse(argc, argv, &cli);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	log_init("lxcfs", cli.debug);
+	m->cli = &cli;
+	m->pool = &pool;
+	m->fuse_fd = -1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	m->start_mono_ns = now_ns();
+
+	if (access(cli.worker_binary, X_OK) < 0) {
+		log_msg("worker binary %s: %s", cli.worker_binary, strerror(errno));
+		return 1;
+	}
+	if (mkdir(cli.runtime_dir, 0755) < 0 && errno != EEXIST) {
+		log_msg("mkdir %s: %s", cli.runtime_dir, strerror(errno));
+		return 1;
+	}
+	pidfd = pidfile_lock(cli.pidfile, &holder);
+	if (pidfd == -EBUSY) {
+		log_msg("another lxcfs (pid %ld) holds %s: exiting", holder, cli.pidfile);
+		return 1;
+	}
+	if (pidfd < 0) {
+		log_msg("pidfile %s: %s", cli.pidfile, strerror(-pidfd));
+		return 1;
+	}
+	rc = shm_create(&m->shm, NHANDLES, NCHUNKS);
+	if (rc < 0) {
+		log_msg("shared memory: %s", strerror(-rc));
+		goto out_pidfile;
+	}
+	m->shm.hdr->config.opts = (cli.swap_off ? LX_OPT_SWAP_OFF : 0) |
+				  (cli.zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
+				  (cli.cfs ? LX_OPT_CFS : 0) | (cli.loadavg ? LX_OPT_LOADAVG : 0);
+	m->shm.hdr->config.cache_ttl_ms = cli.cache_ttl_ms;
+
+	rc = setup_fds(m);
+	if (rc < 0) {
+		log_msg("setting up the event loop: %s", strerror(-rc));
+		goto out_pidfile;
+	}
+	rc = mount_fuse(m);
+	if (rc < 0)
+		goto out_pidfile;
+	if (master_watch(m, m->fuse_fd, EV(EV_FUSE, 0)) < 0 || control_open(m) < 0 ||
+	    pool_init(&pool, m, cli.workers) < 0) {
+		rc = -EIO;
+		goto out_unmount;
+	}
+	log_msg("serving %s with %d workers (%s)", cli.mountpoint, cli.workers, cli.worker_binary);
+	loop(m);
+	rc = 0;
+
+out_unmount:
+	/* Unmount first: readers get no ENOTCONN from a half-stopped pool. */
+	mount_unmount(m);
+	pool.m = m;
+	if (pool.pending)
+		pool_stop(&pool);
+	control_close(m);
+out_pidfile:
+	pidfile_remove(cli.pidfile, pidfd);
+	return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * The master process: holds /dev/fuse, answers the static parts of the FUSE
+ * protocol, hands renders to the worker pool, and never touches cgroupfs.
+ * Single-threaded: everything below runs from one epoll loop.
+ */
+#ifndef LXCFS_MASTER_H
+#define LXCFS_MASTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "master/cli.h"
+#include "shm/layout.h"
+
+/* What an epoll event is about: kind << 32 | index. */
+enum ev_kind {
+	EV_FUSE = 1,
+	EV_SIGNAL,
+	EV_WAKE,    /* a worker became ready or completed while we asked to be told */
+	EV_TIMER,
+	EV_PIDFD,   /* index: worker slot */
+	EV_CTL_LISTEN,
+	EV_CTL_CONN, /* index: connection slot */
+};
+
+#define EV(kind, idx) (((uint64_t)(kind) << 32) | (uint32_t)(idx))
+
+/* A request the master owns until a worker completes it. */
+struct job {
+	struct lx_req req;
+	uint64_t pushed_ns; /* when it went to its current worker */
+	uint8_t attempts;   /* workers it was given to */
+	bool used;
+};
+
+struct pool;
+
+struct master {
+	struct cli *cli;
+	struct shm shm;
+	void *session; /* struct fuse_session, for unmounting */
+	int fuse_fd;
+	int epfd;
+	int sigfd;
+	int wakefd;
+	int timerfd;
+	bool timer_armed;
+	bool stopping;
+	bool initialized; /* FUSE INIT answered */
+	uint32_t proto_minor;
+	uint64_t start_ns;  /* CLOCK_REALTIME at start, for file times */
+	uint64_t start_mono_ns;
+	struct pool *pool;
+	uint64_t served_by_master; /* reads answered from published content */
+	uint64_t fallbacks;        /* reads answered with host content, no worker */
+	char ctl_path[4096];
+};
+
+uint64_t now_ns(void);
+
+/* Register fd with epoll for input, tagged with data. Returns 0 or -errno. */
+int master_watch(struct master *m, int fd, uint64_t data);
+int master_watch_events(struct master *m, int fd, uint64_t data, unsigned events);
+void master_unwatch(struct master *m, int fd);
+
+/* fuse_ops.c: one request read from /dev/fuse. */
+void fuse_handle(struct master *m, const void *buf, size_t len);
+
+/* Answer a READ job without a worker: host content, logged. */
+void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *why);
+
+/* Serve a READ from the handle's published content. 0 if served, -ENODATA if none. */
+int fuse_serve_content(struct master *m, const struct lx_req *req);
+
+#endif

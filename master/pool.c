@@ -1,0 +1,487 @@
+/*
+ * The worker pool. Workers are fork+exec'd so that an upgrade can swap the
+ * binary; each inherits the /dev/fuse file (fd 3), the shared memory (fd 4)
+ * and the master's wake eventfd (fd 5), and is pinned to one CPU: a wake-up on
+ * the CPU the master runs on is far cheaper than one across CPUs.
+ *
+ * The master keeps every request it pushed until the worker's completion says
+ * it was answered. When a worker dies, whatever it had not completed goes to
+ * another worker: renders are idempotent, and a second reply to a request the
+ * kernel already completed is refused by the kernel harmlessly.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "master/pool.h"
+#include "master/tree.h"
+#include "shm/content.h"
+#include "shm/log.h"
+
+#define START_DEADLINE_NS (5ULL * 1000000000ULL)
+#define MAX_ATTEMPTS      3
+#define PENDING_MAX       65536
+
+static int pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+static struct shm_worker *slot_of(struct pool *p, struct worker *w)
+{
+	return &p->m->shm.workers[w->id];
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t parent)
+{
+	struct master *m = p->m;
+	char slot[16], gens[16];
+	char *argv[8];
+	int argc = 0, fuse, shm, wake;
+	sigset_t none;
+	cpu_set_t set;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	/* A worker outliving the master would hold the fuse file open for nothing. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(1);
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+
+	/* Move the three fds out of the way first: dup2 onto 3..5 must not clobber them. */
+	fuse = fcntl(m->fuse_fd, F_DUPFD, 100);
+	shm = fcntl(m->shm.fd, F_DUPFD, 100);
+	wake = fcntl(m->wakefd, F_DUPFD, 100);
+	if (fuse < 0 || shm < 0 || wake < 0 || dup2(fuse, 3) < 0 || dup2(shm, 4) < 0 ||
+	    dup2(wake, 5) < 0)
+		_exit(126);
+	syscall(SYS_close_range, 6, ~0U, 0);
+
+	snprintf(slot, sizeof(slot), "%d", w->id);
+	snprintf(gens, sizeof(gens), "%u", gen);
+	argv[argc++] = "lxcfs-worker";
+	argv[argc++] = "--slot";
+	argv[argc++] = slot;
+	argv[argc++] = "--gen";
+	argv[argc++] = gens;
+	if (log_debug_on)
+		argv[argc++] = "--debug";
+	argv[argc] = NULL;
+	execv(m->cli->worker_binary, argv);
+	_exit(127);
+}
+
+static int worker_spawn(struct pool *p, struct worker *w)
+{
+	struct shm_worker *sw = slot_of(p, w);
+	pid_t parent = getpid(), pid;
+	uint32_t gen;
+	int pidfd;
+
+	ring_reset(&sw->req);
+	ring_reset(&sw->cmp);
+	gen = atomic_load(&sw->gen) + 1;
+	atomic_store(&sw->gen, gen);
+	atomic_store(&sw->state, WS_STARTING);
+	atomic_store(&sw->want_wake, 0);
+	memset(sw->version, 0, sizeof(sw->version));
+	memset(w->inflight, 0, sizeof(w->inflight));
+	w->ninflight = 0;
+	w->next_seq = 0;
+
+	pid = fork();
+	if (pid < 0) {
+		log_msg("fork of worker %d: %s", w->id, strerror(errno));
+		return -errno;
+	}
+	if (pid == 0)
+		worker_exec(p, w, gen, parent);
+
+	pidfd = pidfd_open(pid);
+	if (pidfd < 0) {
+		/* Without a pidfd we could not see it die: do not use it. */
+		log_msg("pidfd_open of worker %d (pid %d): %s", w->id, pid, strerror(errno));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -errno;
+	}
+	atomic_store(&sw->pid, pid);
+	w->pid = pid;
+	w->pidfd = pidfd;
+	w->gen = gen;
+	w->st = W_STARTING;
+	w->started_ns = now_ns();
+	master_watch(p->m, pidfd, EV(EV_PIDFD, w->id));
+	log_debug("worker %d: started pid %d", w->id, pid);
+	return 0;
+}
+
+int pool_init(struct pool *p, struct master *m, int nworkers)
+{
+	cpu_set_t set;
+
+	memset(p, 0, sizeof(*p));
+	p->m = m;
+	p->target = nworkers;
+	/* Pin within the CPUs we were given (taskset, cpuset), round robin. */
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		for (int c = 0; c < CPU_SETSIZE && p->ncpus < SHM_MAX_WORKERS; c++)
+			if (CPU_ISSET(c, &set))
+				p->cpus[p->ncpus++] = c;
+	}
+	if (p->ncpus == 0)
+		p->cpus[p->ncpus++] = 0;
+	p->pending_cap = 256;
+	p->pending = calloc(p->pending_cap, sizeof(*p->pending));
+	if (!p->pending)
+		return -ENOMEM;
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		p->w[i].id = i;
+		p->w[i].pidfd = -1;
+		p->w[i].cpu = p->cpus[i % p->ncpus];
+	}
+	for (int i = 0; i < nworkers; i++) {
+		p->w[i].in_target = true;
+		worker_spawn(p, &p->w[i]);
+	}
+	return 0;
+}
+
+static void harvest(struct pool *p, struct worker *w)
+{
+	struct shm_worker *sw = slot_of(p, w);
+	struct lx_cmp c;
+
+	/* Bounded: a corrupt ring must not keep the master here. */
+	for (int i = 0; i < SHM_RING_SLOTS; i++) {
+		struct job *j;
+
+		if (!ring_pop(&sw->cmp, sw->cmp_slot, SHM_RING_SLOTS, sizeof(c), &c))
+			break;
+		j = &w->inflight[c.seq % SHM_RING_SLOTS];
+		if (j->used && j->req.seq == c.seq) {
+			j->used = false;
+			w->ninflight--;
+		}
+		if (c.old_content)
+			content_free(&p->m->shm, c.old_content);
+		if (c.error == 0 && c.content_len)
+			tree_note_size((enum lx_file)c.file, c.content_len);
+	}
+}
+
+void pool_harvest(struct pool *p)
+{
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		if (p->w[i].st != W_DEAD)
+			harvest(p, &p->w[i]);
+}
+
+static struct worker *pick(struct pool *p)
+{
+	struct worker *best = NULL;
+	unsigned best_score = ~0u;
+	int cpu = sched_getcpu();
+
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+		unsigned score;
+
+		if (w->st != W_READY || w->ninflight >= SHM_RING_SLOTS - 1)
+			continue;
+		/* An idle worker elsewhere beats a busy one here; ours wins a tie. */
+		score = w->ninflight * 2 + (w->cpu != cpu);
+		if (score < best_score) {
+			best = w;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static bool push(struct pool *p, struct worker *w, struct job *j)
+{
+	struct shm_worker *sw = slot_of(p, w);
+	struct job *slot = &w->inflight[w->next_seq % SHM_RING_SLOTS];
+
+	if (slot->used)
+		return false;
+	j->req.seq = w->next_seq;
+	if (!ring_push(&sw->req, sw->req_slot, SHM_RING_SLOTS, sizeof(j->req), &j->req))
+		return false;
+	w->next_seq++;
+	*slot = *j;
+	slot->used = true;
+	slot->attempts++;
+	slot->pushed_ns = now_ns();
+	w->ninflight++;
+	return true;
+}
+
+static void pending_push(struct pool *p, const struct job *j)
+{
+	uint32_t n = p->pending_tail - p->pending_head;
+
+	if (n == p->pending_cap) {
+		struct job *bigger;
+
+		if (p->pending_cap >= PENDING_MAX) {
+			fuse_fallback_read(p->m, &j->req, "request queue full");
+			return;
+		}
+		bigger = calloc(p->pending_cap * 2, sizeof(*bigger));
+		if (!bigger) {
+			fuse_fallback_read(p->m, &j->req, "request queue cannot grow");
+			return;
+		}
+		for (uint32_t i = 0; i < n; i++)
+			bigger[i] = p->pending[(p->pending_head + i) % p->pending_cap];
+		free(p->pending);
+		p->pending = bigger;
+		p->pending_cap *= 2;
+		p->pending_head = 0;
+		p->pending_tail = n;
+	}
+	p->pending[p->pending_tail++ % p->pending_cap] = *j;
+}
+
+static void give(struct pool *p, struct job *j)
+{
+	struct worker *w;
+
+	if (j->attempts >= MAX_ATTEMPTS) {
+		fuse_fallback_read(p->m, &j->req, "workers died on it");
+		return;
+	}
+	w = pick(p);
+	if (w && push(p, w, j))
+		return;
+	pending_push(p, j);
+}
+
+void pool_dispatch(struct pool *p, const struct lx_req *req)
+{
+	struct job j = {.req = *req};
+
+	give(p, &j);
+}
+
+static void flush_pending(struct pool *p)
+{
+	while (p->pending_head != p->pending_tail) {
+		struct job *j = &p->pending[p->pending_head % p->pending_cap];
+		struct worker *w = pick(p);
+
+		if (!w || !push(p, w, j))
+			return;
+		p->pending_head++;
+	}
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct job *x = a, *y = b;
+
+	return x->req.seq < y->req.seq ? -1 : x->req.seq > y->req.seq;
+}
+
+static uint64_t backoff_ns(unsigned streak)
+{
+	uint64_t ms = 50ULL << (streak < 7 ? streak : 7);
+
+	return (ms > 5000 ? 5000 : ms) * 1000000ULL;
+}
+
+void pool_on_exit(struct pool *p, int id)
+{
+	struct worker *w = &p->w[id];
+	struct shm_worker *sw = slot_of(p, w);
+	struct job orphans[SHM_RING_SLOTS];
+	bool was_ready = w->st == W_READY || w->st == W_DRAINING;
+	bool draining = w->st == W_DRAINING;
+	int n = 0, status = 0;
+
+	if (w->st == W_DEAD)
+		return;
+	if (waitpid(w->pid, &status, WNOHANG) == w->pid) {
+		if (WIFSIGNALED(status))
+			log_msg("worker %d (pid %d) killed by signal %d", id, w->pid,
+				WTERMSIG(status));
+		else if (WEXITSTATUS(status) == 3)
+			log_msg("worker %d (pid %d) refused to attach: incompatible shared "
+				"memory layout (%s)",
+				id, w->pid, p->m->cli->worker_binary);
+		else if (WEXITSTATUS(status) == 127)
+			log_msg("worker %d (pid %d): cannot execute %s", id, w->pid,
+				p->m->cli->worker_binary);
+		else if (!(draining && WEXITSTATUS(status) == 0))
+			log_msg("worker %d (pid %d) exited with status %d", id, w->pid,
+				WEXITSTATUS(status));
+	}
+	master_unwatch(p->m, w->pidfd);
+	close(w->pidfd);
+	w->pidfd = -1;
+
+	harvest(p, w);
+	for (int i = 0; i < SHM_RING_SLOTS; i++)
+		if (w->inflight[i].used)
+			orphans[n++] = w->inflight[i];
+	memset(w->inflight, 0, sizeof(w->inflight));
+	w->ninflight = 0;
+	w->st = W_DEAD;
+	atomic_store(&sw->state, WS_EMPTY);
+	atomic_store(&sw->pid, 0);
+	ring_reset(&sw->req);
+	ring_reset(&sw->cmp);
+	p->deaths++;
+
+	/* In the order the kernel sent them. */
+	qsort(orphans, (size_t)n, sizeof(orphans[0]), cmp_seq);
+	for (int i = 0; i < n; i++) {
+		p->redispatched++;
+		give(p, &orphans[i]);
+	}
+	if (n)
+		log_debug("worker %d: re-dispatched %d requests", id, n);
+
+	if (was_ready)
+		w->fail_streak = 0;
+	else
+		w->fail_streak++;
+	w->restarts++;
+	w->respawn_at_ns = now_ns() + (was_ready ? 0 : backoff_ns(w->fail_streak));
+	if (w->in_target && was_ready && !p->m->stopping)
+		worker_spawn(p, w);
+}
+
+static void check_ready(struct pool *p, struct worker *w)
+{
+	struct shm_worker *sw = slot_of(p, w);
+
+	if (w->st != W_STARTING || atomic_load(&sw->state) != WS_READY ||
+	    atomic_load(&sw->gen) != w->gen)
+		return;
+	w->st = W_READY;
+	w->fail_streak = 0;
+	log_debug("worker %d (pid %d) ready: %.63s", w->id, w->pid, sw->version);
+}
+
+void pool_on_wake(struct pool *p)
+{
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		check_ready(p, &p->w[i]);
+	pool_harvest(p);
+	flush_pending(p);
+}
+
+bool pool_tick(struct pool *p)
+{
+	uint64_t now = now_ns();
+	uint64_t timeout = (uint64_t)p->m->cli->request_timeout_ms * 1000000ULL;
+	bool busy = false, any_ready = false;
+
+	pool_harvest(p);
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+
+		check_ready(p, w);
+		switch (w->st) {
+		case W_READY:
+		case W_DRAINING:
+			any_ready |= w->st == W_READY;
+			for (int s = 0; s < SHM_RING_SLOTS && w->ninflight; s++) {
+				struct job *j = &w->inflight[s];
+
+				if (!j->used || now - j->pushed_ns < timeout)
+					continue;
+				log_msg("worker %d (pid %d) did not answer request %llu in %u ms: "
+					"replacing it",
+					w->id, w->pid, (unsigned long long)j->req.unique,
+					p->m->cli->request_timeout_ms);
+				kill(w->pid, SIGKILL);
+				break;
+			}
+			busy |= w->ninflight > 0;
+			break;
+		case W_STARTING:
+			busy = true;
+			if (now - w->started_ns > START_DEADLINE_NS) {
+				log_msg("worker %d (pid %d) not ready after 5 s: killing it", w->id,
+					w->pid);
+				kill(w->pid, SIGKILL);
+			}
+			break;
+		case W_DEAD:
+			if (w->in_target && !p->m->stopping) {
+				busy = true;
+				if (now >= w->respawn_at_ns)
+					worker_spawn(p, w);
+			}
+			break;
+		}
+	}
+	flush_pending(p);
+	/* Nobody to serve them: answer with host content rather than leave readers hanging. */
+	while (!any_ready && p->pending_head != p->pending_tail) {
+		struct job *j = &p->pending[p->pending_head % p->pending_cap];
+
+		if (now - j->req.t_dispatch_ns < timeout)
+			break;
+		fuse_fallback_read(p->m, &j->req, "no worker is ready");
+		p->pending_head++;
+	}
+	return busy || p->pending_head != p->pending_tail;
+}
+
+void pool_stop(struct pool *p)
+{
+	uint64_t deadline = now_ns() + 2000000000ULL;
+	bool left;
+
+	p->m->stopping = true;
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		if (p->w[i].st != W_DEAD)
+			kill(p->w[i].pid, SIGTERM);
+	do {
+		left = false;
+		for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+			struct worker *w = &p->w[i];
+
+			if (w->st == W_DEAD)
+				continue;
+			pid_t r = waitpid(w->pid, NULL, WNOHANG);
+
+			if (r == w->pid || (r < 0 && errno == ECHILD)) {
+				close(w->pidfd);
+				w->st = W_DEAD;
+				continue;
+			}
+			left = true;
+		}
+		if (left)
+			usleep(10000);
+	} while (left && now_ns() < deadline);
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+
+		if (w->st == W_DEAD)
+			continue;
+		log_msg("worker %d (pid %d) ignored SIGTERM: killing it", w->id, w->pid);
+		kill(w->pid, SIGKILL);
+		waitpid(w->pid, NULL, 0);
+		close(w->pidfd);
+		w->st = W_DEAD;
+	}
+}

@@ -1,0 +1,59 @@
+/*
+ * The static tree. Only files that are rendered appear: no placeholders.
+ */
+#include <string.h>
+
+#include "master/tree.h"
+
+static const struct tree_node nodes[] = {
+	{TREE_ROOT_INO, TREE_ROOT_INO, "", S_IFDIR | 0755, LX_FILE_NONE, NULL},
+	{2, TREE_ROOT_INO, "proc", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+	{3, 2, "meminfo", S_IFREG | 0444, LX_FILE_MEMINFO, "/proc/meminfo"},
+};
+
+#define NNODES (sizeof(nodes) / sizeof(nodes[0]))
+
+/* Largest content seen per file, so that st_size covers what a read returns. */
+static uint32_t seen_size[LX_FILE_COUNT];
+
+const struct tree_node *tree_get(uint64_t ino)
+{
+	for (size_t i = 0; i < NNODES; i++)
+		if (nodes[i].ino == ino)
+			return &nodes[i];
+	return NULL;
+}
+
+const struct tree_node *tree_lookup(uint64_t parent, const char *name)
+{
+	for (size_t i = 0; i < NNODES; i++)
+		if (nodes[i].parent == parent && nodes[i].ino != parent &&
+		    strcmp(nodes[i].name, name) == 0)
+			return &nodes[i];
+	return NULL;
+}
+
+const struct tree_node *tree_child(uint64_t dir, unsigned n)
+{
+	for (size_t i = 0; i < NNODES; i++) {
+		if (nodes[i].parent != dir || nodes[i].ino == dir)
+			continue;
+		if (n-- == 0)
+			return &nodes[i];
+	}
+	return NULL;
+}
+
+void tree_note_size(enum lx_file f, uint32_t len)
+{
+	if (f < LX_FILE_COUNT && len > seen_size[f])
+		seen_size[f] = len;
+}
+
+uint64_t tree_size(enum lx_file f)
+{
+	uint64_t s = f < LX_FILE_COUNT ? seen_size[f] : 0;
+
+	/* Rounded up to a page: a reader sizing its buffer from st_size keeps room. */
+	return s < 4096 ? 4096 : (s + 4095) & ~4095ULL;
+}

@@ -1,0 +1,34 @@
+/*
+ * The mount's directory tree: fixed at build time, answered by the master
+ * from this table without asking a worker.
+ */
+#ifndef LXCFS_TREE_H
+#define LXCFS_TREE_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "shm/proto.h"
+
+struct tree_node {
+	uint64_t ino;
+	uint64_t parent;
+	const char *name;
+	mode_t mode; /* type and permissions */
+	enum lx_file file; /* LX_FILE_NONE for directories */
+	const char *host_path; /* the host file, served when no worker can render */
+};
+
+#define TREE_ROOT_INO 1
+
+const struct tree_node *tree_get(uint64_t ino);
+const struct tree_node *tree_lookup(uint64_t parent, const char *name);
+
+/* The n-th child of dir (0-based), or NULL past the last. */
+const struct tree_node *tree_child(uint64_t dir, unsigned n);
+
+/* A size to report for a file: st_size must not be 0, or naive readers stop. */
+void tree_note_size(enum lx_file f, uint32_t len);
+uint64_t tree_size(enum lx_file f);
+
+#endif

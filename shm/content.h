@@ -1,0 +1,59 @@
+/*
+ * Per-open content: what a read at offset 0 rendered, kept in shared memory so
+ * that reads at later offsets return the same bytes even if the worker that
+ * rendered them died, and so that the master can answer them itself.
+ *
+ * Content is a chain of fixed-size chunks (no size limit short of the region).
+ * Free chunks form a lock-free stack: a process killed at any instruction has
+ * either taken a chunk or not, and no lock is ever left held. The worst a
+ * death can do is leak the chunks a worker took and had not yet published.
+ *
+ * Ownership: a worker fills chunks it took, then publishes the chain to a
+ * handle with one compare-and-swap (content_publish). A published chain is
+ * read and freed by the master only (its reads and frees are sequential, so a
+ * chain is never freed under a reader); a chain that a publish replaced goes
+ * back to the master in the completion.
+ */
+#ifndef LXCFS_CONTENT_H
+#define LXCFS_CONTENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "shm/layout.h"
+
+/* Master, at creation: every chunk on the free stack, every handle empty. */
+void content_init(struct shm *s);
+
+/* Copy data into a new chain. Returns 0 with *chain (index + 1), or -ENOSPC. */
+int content_store(struct shm *s, const void *data, size_t len, uint32_t *chain);
+
+/* Put a chain back on the free stack. A chain is freed once, by its owner. */
+void content_free(struct shm *s, uint32_t chain);
+
+/*
+ * Worker: make chain the content of handle fh. *old gets the chain it replaced
+ * (0 if none), for the master to free. Returns 0, or -ESTALE when fh was
+ * closed meanwhile (the caller frees its chain).
+ */
+int content_publish(struct shm *s, uint64_t fh, uint32_t chain, uint32_t *old);
+
+/* The published chain of fh and its length. Returns 0, -ENODATA (none yet), -ESTALE. */
+int content_get(const struct shm *s, uint64_t fh, uint32_t *chain, uint32_t *len);
+
+/*
+ * iovecs over [off, off + size) of a chain of length len. Returns the number
+ * of iovecs (0 at or past the end) with *bytes their total, or -EFAULT for a
+ * chain that does not check out (bad index, too short).
+ */
+int content_iov(const struct shm *s, uint32_t chain, uint32_t len, uint64_t off, uint32_t size,
+		struct iovec *iov, int maxiov, size_t *bytes);
+
+/* Master: a handle for a new open, or -ENFILE. Its id encodes the generation. */
+int64_t handle_open(struct shm *s);
+
+/* Master: close a handle, freeing its content. Ignores stale ids. */
+void handle_release(struct shm *s, uint64_t fh);
+
+#endif

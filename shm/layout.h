@@ -1,0 +1,153 @@
+/*
+ * The shared memory region: one memfd, created by the master, mapped by every
+ * worker. A versioned header comes first and is checked at attach, so a worker
+ * built for another layout refuses to attach instead of misreading it.
+ *
+ * Layout version changelog:
+ *   1: header, worker slots (request and completion rings), handle table,
+ *      content chunks.
+ *
+ * Who writes what:
+ *   header        master, before any worker starts (config.virt_off: master, any time)
+ *   worker slot   gen/pid: master; state/version/counters: the worker; rings per ring.h
+ *   handles       master allocates and frees; workers publish content by CAS (content.h)
+ *   chunks        workers take free chunks and fill them; only the master frees them
+ *
+ * Nothing read from the region is trusted: indexes and lengths are checked
+ * against the sizes fixed at creation, which each process keeps privately.
+ */
+#ifndef LXCFS_LAYOUT_H
+#define LXCFS_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/proto.h"
+#include "shm/ring.h"
+
+#define SHM_MAGIC          0x4d48534643584c00ULL /* "\0LXCFSHM" */
+#define SHM_LAYOUT_VERSION 1
+
+#define SHM_MAX_WORKERS 64
+#define SHM_RING_SLOTS  256 /* per ring, a power of two */
+#define SHM_CHUNK_SIZE  4096
+
+/* Options that shape rendering, set by the master from its command line. */
+#define LX_OPT_SWAP_OFF  (1u << 0) /* -u */
+#define LX_OPT_ZSWAP_OFF (1u << 1) /* -z */
+#define LX_OPT_CFS       (1u << 2) /* --enable-cfs */
+#define LX_OPT_LOADAVG   (1u << 3) /* -l */
+
+struct shm_config {
+	uint32_t opts; /* LX_OPT_* */
+	uint32_t cache_ttl_ms;
+	_Atomic uint32_t virt_off; /* SIGUSR2: serve host content while set */
+	uint32_t pad;
+};
+
+enum shm_worker_state {
+	WS_EMPTY = 0,
+	WS_STARTING, /* forked, not yet attached */
+	WS_READY,    /* attached, serving its ring */
+};
+
+/*
+ * One worker's slot. The master resets the rings and bumps gen before each new
+ * worker in the slot; the worker checks gen at attach so that a late starter of
+ * a previous generation cannot take over a slot it no longer owns.
+ */
+struct shm_worker {
+	_Atomic uint32_t gen;   /* master */
+	_Atomic int32_t pid;    /* master */
+	_Atomic uint32_t state; /* worker: READY once attached; master: the rest */
+	_Atomic uint32_t want_wake; /* master: write the wake eventfd after each completion */
+	char version[64];           /* worker: version and build id, NUL-terminated */
+	_Atomic uint64_t served;    /* worker: requests answered */
+	_Atomic uint64_t errors;    /* worker: requests answered with an error */
+
+	struct ring req; /* master -> worker */
+	struct lx_req req_slot[SHM_RING_SLOTS];
+	struct ring cmp; /* worker -> master */
+	struct lx_cmp cmp_slot[SHM_RING_SLOTS];
+};
+
+/*
+ * One open file. state = generation << 32 | (first chunk index + 1), low half 0
+ * when no content is published. The generation changes at each RELEASE, so a
+ * worker publishing for a handle that was closed (and perhaps reused) fails
+ * its compare-and-swap instead of attaching content to someone else's open.
+ */
+struct shm_handle {
+	_Atomic uint64_t state;
+};
+
+/*
+ * Chunk metadata, beside the chunk data so that data is page-aligned. next
+ * links a content chain (and the free list): chunk index + 1, 0 at the end.
+ * len is the whole content's length, on a chain's first chunk only.
+ */
+struct shm_chunk {
+	_Atomic uint32_t next;
+	uint32_t len;
+};
+
+struct shm_header {
+	uint64_t magic;
+	uint32_t layout_version;
+	uint32_t header_size;
+	uint64_t region_size;
+	uint32_t max_workers;
+	uint32_t ring_slots;
+	uint32_t nhandles;
+	uint32_t nchunks;
+	uint64_t off_workers;
+	uint64_t off_handles;
+	uint64_t off_chunk_meta;
+	uint64_t off_chunks;
+
+	struct shm_config config;
+
+	/* Free chunk stack: tag << 32 | (index + 1). The tag defeats ABA. */
+	_Atomic uint64_t chunk_free;
+	_Atomic uint32_t chunks_in_use; /* approximate: for status */
+	uint32_t pad;
+};
+
+/* A mapped region with the sizes this process trusts (from its own creation or
+ * from a validated header, copied once at attach). */
+struct shm {
+	void *base;
+	size_t size;
+	int fd;
+	struct shm_header *hdr;
+	struct shm_worker *workers;
+	struct shm_handle *handles;
+	struct shm_chunk *chunk_meta;
+	unsigned char *chunks;
+	uint32_t nhandles;
+	uint32_t nchunks;
+};
+
+/* Master: create and initialise a region. Returns 0 or -errno. */
+int shm_create(struct shm *s, uint32_t nhandles, uint32_t nchunks);
+
+/*
+ * Worker: map the region behind fd and check its header. Returns 0, -EPROTO
+ * when the layout version differs (msg says which), -EINVAL on a header that
+ * does not describe a sane region, or -errno from mmap/fstat.
+ */
+int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize);
+
+void shm_detach(struct shm *s);
+
+/* Handle id <-> slot. Returns NULL for an id outside the table. */
+static inline struct shm_handle *shm_handle_of(const struct shm *s, uint64_t fh)
+{
+	uint32_t idx = (uint32_t)fh;
+
+	return idx < s->nhandles ? &s->handles[idx] : NULL;
+}
+
+#endif

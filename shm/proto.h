@@ -1,0 +1,58 @@
+/*
+ * The messages between the master and its workers, carried in the shared
+ * memory rings. Both sides are built from this header; a change to any
+ * structure here is a layout change (bump SHM_LAYOUT_VERSION in layout.h).
+ */
+#ifndef LXCFS_PROTO_H
+#define LXCFS_PROTO_H
+
+#include <stdint.h>
+
+/* Files a worker renders. The master's directory tree maps inodes to these. */
+enum lx_file {
+	LX_FILE_NONE = 0,
+	LX_FILE_MEMINFO,
+	LX_FILE_COUNT,
+};
+
+/* What a request asks of a worker. */
+enum lx_op {
+	LX_OP_READ = 1, /* render the file for the reader, publish it, reply a slice */
+};
+
+/*
+ * One request, master -> worker. seq numbers the master's pushes to one worker
+ * so that completions can retire in-flight entries; unique is the kernel's.
+ */
+struct lx_req {
+	uint64_t unique;
+	uint64_t fh;     /* handle id: generation << 32 | index */
+	uint64_t offset; /* read offset */
+	uint64_t t_dispatch_ns; /* CLOCK_MONOTONIC when the master first took it */
+	uint32_t seq;
+	uint32_t size; /* read size */
+	uint32_t pid;  /* reader (host pid namespace) */
+	uint32_t uid;
+	uint32_t gid;
+	uint16_t op;
+	uint16_t file;
+};
+
+/*
+ * One completion, worker -> master. old_content is a content chain the worker
+ * replaced when it published a new one: only the master frees chains, because
+ * only it may be reading one (see content.h).
+ */
+struct lx_cmp {
+	uint64_t unique;
+	uint64_t elapsed_ns; /* from pop to reply written */
+	uint32_t seq;
+	int32_t error;       /* 0, or the -errno replied to the kernel */
+	uint32_t bytes;      /* payload bytes replied */
+	uint32_t old_content; /* chunk index + 1 of a chain to free, 0 none */
+	uint32_t content_len; /* length of what was rendered */
+	uint16_t file;
+	uint16_t pad;
+};
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * Serving one request: find the reader's container, gather its values, render,
+ * publish the content for later offsets of this open, and reply to the kernel.
+ *
+ * When the container cannot be resolved (the reader exited, its cgroup was
+ * removed, a cgroup file is malformed) the reader gets the host's file, as
+ * upstream does, and the reason is logged (rate-limited: a flood of vanished
+ * readers must not flood the log).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "shm/content.h"
+#include "shm/fuse_reply.h"
+#include "shm/log.h"
+#include "workers/reader.h"
+#include "workers/worker.h"
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The first few of each kind, then one in a thousand. */
+static void log_fallback(const char *what, pid_t pid, const char *path, int err)
+{
+	static unsigned long count;
+
+	if (count++ < 20 || count % 1000 == 0)
+		log_msg("%s for pid %d%s%s: %s: serving host content (%lu so far)", what, pid,
+			path ? " in " : "", path ? path : "", strerror(-err), count);
+}
+
+static int copy_host(struct worker_ctx *w)
+{
+	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
+		return -ENOMEM;
+	memcpy(w->out.data, w->host.data, w->host.len);
+	w->out.len = w->host.len;
+	return 0;
+}
+
+static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
+{
+	const struct cg_hier *h = &w->layout.ctrl[CG_MEMORY];
+	struct cg_memory mem;
+	char path[PATH_MAX];
+	ssize_t n;
+	int err;
+
+	n = procfs_read(-1, "/proc/meminfo", &w->host);
+	if (n < 0) {
+		log_msg("read /proc/meminfo: %s", strerror((int)-n));
+		return (int)n;
+	}
+	if (atomic_load(&w->shm.hdr->config.virt_off) || !h->present || w->root_fd[CG_MEMORY] < 0)
+		return copy_host(w);
+
+	err = reader_cgroup(pid, &w->layout, CG_MEMORY, path, sizeof(path));
+	if (err < 0) {
+		log_fallback("memory cgroup lookup", pid, NULL, err);
+		return copy_host(w);
+	}
+	err = cg_read_memory(w->root_fd[CG_MEMORY], h->version, path, &mem);
+	if (err < 0) {
+		log_fallback("memory values", pid, path, err);
+		return copy_host(w);
+	}
+	for (;;) {
+		if (fbuf_reserve(&w->out, w->host.len + 4096) < 0)
+			return -ENOMEM;
+		n = render_meminfo(w->host.data, w->host.len, &mem, &w->opts, w->out.data,
+				   w->out.cap);
+		if (n != -ENOSPC)
+			break;
+		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
+			return -ENOMEM;
+	}
+	if (n < 0)
+		return (int)n;
+	w->out.len = (size_t)n;
+	return 0;
+}
+
+static int render(struct worker_ctx *w, const struct lx_req *req)
+{
+	switch (req->file) {
+	case LX_FILE_MEMINFO:
+		return render_meminfo_for(w, (pid_t)req->pid);
+	default:
+		return -ENOENT;
+	}
+}
+
+/*
+ * Keep the render for later offsets of this open. A full content region is
+ * not an error for the reader: this reply comes from our own buffer, and a
+ * later offset with nothing published is rendered again.
+ */
+static uint32_t publish(struct worker_ctx *w, const struct lx_req *req)
+{
+	static unsigned long full;
+	uint32_t chain, old = 0;
+	int err;
+
+	err = content_store(&w->shm, w->out.data, w->out.len, &chain);
+	if (err < 0) {
+		if (full++ % 1000 == 0)
+			log_msg("content region full: %lu renders not kept", full);
+		return 0;
+	}
+	if (content_publish(&w->shm, req->fh, chain, &old) < 0)
+		content_free(&w->shm, chain); /* the file was closed meanwhile */
+	return old;
+}
+
+void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
+{
+	uint64_t t0 = mono_ns();
+	struct iovec iov;
+	int err, rerr;
+
+	memset(cmp, 0, sizeof(*cmp));
+	cmp->seq = req->seq;
+	cmp->unique = req->unique;
+	cmp->file = req->file;
+
+	err = req->op == LX_OP_READ ? render(w, req) : -ENOSYS;
+	if (err < 0) {
+		log_msg("request %llu (file %u, pid %u): %s", (unsigned long long)req->unique,
+			req->file, req->pid, strerror(-err));
+		rerr = fuse_reply_err(WORKER_FUSE_FD, req->unique, err);
+		cmp->error = err;
+		atomic_fetch_add(&w->sw->errors, 1);
+		goto done;
+	}
+	cmp->content_len = (uint32_t)w->out.len;
+	cmp->old_content = publish(w, req);
+
+	iov.iov_base = w->out.data + (req->offset < w->out.len ? req->offset : w->out.len);
+	iov.iov_len = req->offset < w->out.len ? w->out.len - req->offset : 0;
+	if (iov.iov_len > req->size)
+		iov.iov_len = req->size;
+	rerr = fuse_reply_iov(WORKER_FUSE_FD, req->unique, 0, &iov, iov.iov_len ? 1 : 0);
+	cmp->bytes = (uint32_t)iov.iov_len;
+done:
+	/* ENOENT: the kernel no longer waits for it (interrupted, or answered twice). */
+	if (rerr < 0 && rerr != -ENOENT)
+		log_msg("reply to request %llu: %s", (unsigned long long)req->unique,
+			strerror(-rerr));
+	atomic_fetch_add(&w->sw->served, 1);
+	cmp->elapsed_ns = mono_ns() - t0;
+}

@@ -1,0 +1,34 @@
+/*
+ * A worker's state: its slot in shared memory, the cgroup layout it found at
+ * start, and the buffers it renders into. One per process, one request at a time.
+ */
+#ifndef LXCFS_WORKER_H
+#define LXCFS_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proc_render/render.h"
+#include "shm/layout.h"
+#include "workers/cgroup.h"
+#include "workers/procfs.h"
+
+#define WORKER_FUSE_FD 3
+#define WORKER_SHM_FD  4
+#define WORKER_WAKE_FD 5
+
+struct worker_ctx {
+	int slot;
+	struct shm shm;
+	struct shm_worker *sw;
+	struct cg_layout layout;
+	int root_fd[CG_NCTRL]; /* each controller's hierarchy root, -1 if absent */
+	struct render_opts opts;
+	struct fbuf host; /* host file text */
+	struct fbuf out;  /* rendered content */
+};
+
+/* Answer one request: render, publish, reply; fills the completion. */
+void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp);
+
+#endif

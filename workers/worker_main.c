@@ -1,0 +1,143 @@
+/*
+ * lxcfs-worker: started by the master (fork+exec) with the /dev/fuse file on
+ * fd 3, the shared memory on fd 4 and the master's wake eventfd on fd 5.
+ * It attaches to its slot, says READY, then serves its request ring until the
+ * master stops it or dies.
+ *
+ * Exit codes the master reads: 3 = the region's layout is not ours (an
+ * incompatible binary), 1 = any other setup failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shm/log.h"
+#include "workers/worker.h"
+
+#ifndef LXCFS_VERSION
+#define LXCFS_VERSION "0.0.0"
+#endif
+#ifndef LXCFS_BUILD_ID
+#define LXCFS_BUILD_ID ""
+#endif
+
+#define EXIT_INCOMPATIBLE 3
+
+static void open_roots(struct worker_ctx *w)
+{
+	for (int c = 0; c < CG_NCTRL; c++) {
+		const struct cg_hier *h = &w->layout.ctrl[c];
+
+		w->root_fd[c] = -1;
+		if (!h->present)
+			continue;
+		w->root_fd[c] = open(h->mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (w->root_fd[c] < 0)
+			log_msg("open %s: %s: %s served from the host", h->mount, strerror(errno),
+				cg_ctrl_name((enum cg_ctrl)c));
+	}
+}
+
+static void wake_master(void)
+{
+	uint64_t one = 1;
+
+	(void)!write(WORKER_WAKE_FD, &one, sizeof(one));
+}
+
+static void push_completion(struct worker_ctx *w, const struct lx_cmp *cmp)
+{
+	/* The master bounds what it gives us by the ring size, so this is a formality. */
+	while (!ring_push(&w->sw->cmp, w->sw->cmp_slot, SHM_RING_SLOTS, sizeof(*cmp), cmp)) {
+		wake_master();
+		usleep(1000);
+	}
+	if (atomic_load_explicit(&w->sw->want_wake, memory_order_relaxed))
+		wake_master();
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"slot", required_argument, NULL, 's'},
+		{"gen", required_argument, NULL, 'g'},
+		{"debug", no_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct worker_ctx ctx;
+	struct worker_ctx *w = &ctx;
+	pid_t master = getppid();
+	unsigned long gen = 0;
+	bool debug = false;
+	char msg[256] = "", who[32];
+	int opt, err;
+
+	w->slot = -1;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			w->slot = atoi(optarg);
+			break;
+		case 'g':
+			gen = strtoul(optarg, NULL, 10);
+			break;
+		case 'd':
+			debug = true;
+			break;
+		default:
+			fprintf(stderr, "lxcfs-worker is started by lxcfs, not by hand\n");
+			return 1;
+		}
+	}
+	snprintf(who, sizeof(who), "worker %d", w->slot);
+	log_init(who, debug);
+	if (w->slot < 0 || w->slot >= SHM_MAX_WORKERS) {
+		log_msg("bad --slot: lxcfs-worker is started by lxcfs, not by hand");
+		return 1;
+	}
+	err = shm_attach(&w->shm, WORKER_SHM_FD, msg, sizeof(msg));
+	if (err == -EPROTO) {
+		log_msg("refusing to attach: %s", msg);
+		return EXIT_INCOMPATIBLE;
+	}
+	if (err < 0) {
+		log_msg("attach shared memory on fd %d: %s%s%s", WORKER_SHM_FD, strerror(-err),
+			msg[0] ? ": " : "", msg);
+		return 1;
+	}
+	w->sw = &w->shm.workers[w->slot];
+	if (atomic_load(&w->sw->gen) != gen) {
+		log_msg("slot %d is generation %u, not ours (%lu): exiting", w->slot,
+			atomic_load(&w->sw->gen), gen);
+		return 1;
+	}
+	err = cg_layout_detect(&w->layout);
+	if (err < 0)
+		log_msg("cgroup layout from /proc/self/mountinfo: %s: serving host content",
+			strerror(-err));
+	open_roots(w);
+	w->opts.swap_off = w->shm.hdr->config.opts & LX_OPT_SWAP_OFF;
+	w->opts.zswap_off = w->shm.hdr->config.opts & LX_OPT_ZSWAP_OFF;
+
+	snprintf(w->sw->version, sizeof(w->sw->version), "%s %s", LXCFS_VERSION, LXCFS_BUILD_ID);
+	atomic_store(&w->sw->state, WS_READY);
+	wake_master();
+	log_debug("ready (pid %d)", getpid());
+
+	for (;;) {
+		struct lx_req req;
+		struct lx_cmp cmp;
+
+		while (ring_pop(&w->sw->req, w->sw->req_slot, SHM_RING_SLOTS, sizeof(req), &req)) {
+			serve_request(w, &req, &cmp);
+			push_completion(w, &cmp);
+		}
+		/* Wake now and then to notice a master that is gone. */
+		if (ring_wait(&w->sw->req, 1000) == -ETIMEDOUT && getppid() != master)
+			return 0;
+	}
+}
