@@ -22,9 +22,13 @@ struct mi_field {
 	size_t len;
 };
 
+/* As the kernel names them in /proc/<pid>/cgroup and v1 super options. */
 static const char *const cg_ctrl_names[CG_NCTRL] = {
-    [CG_MEMORY] = "memory", [CG_CPU] = "cpu",     [CG_CPUACCT] = "cpuacct",
-    [CG_CPUSET] = "cpuset", [CG_BLKIO] = "blkio",
+    [CG_MEMORY] = "memory",   /* v2: memory */
+    [CG_CPU] = "cpu",         /* v2: cpu */
+    [CG_CPUACCT] = "cpuacct", /* v2: folded into cpu (cpu.stat) */
+    [CG_CPUSET] = "cpuset",   /* v2: cpuset */
+    [CG_BLKIO] = "blkio",     /* v2: io */
 };
 
 const char *cg_ctrl_name(enum cg_ctrl c)

@@ -334,7 +334,7 @@ int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory 
 	m.limit = CG_UNLIMITED;
 	m.swap_limit = CG_UNLIMITED;
 
-	dirfd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
 
@@ -371,7 +371,7 @@ int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory 
 		}
 		p = slash;
 
-		next = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0) {
 			/* A file where a directory should be: no such cgroup either. */
 			ret = errno == ENOTDIR ? -ENOENT : -errno;

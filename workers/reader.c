@@ -185,7 +185,7 @@ static int proc_status_pids(int pfd, pid_t *tgid, pid_t *ppid, pid_t *inner)
 /* Start time of the process at pfd in clock ticks since boot: field 22 of stat. */
 static int proc_start_time(int pfd, uint64_t *start)
 {
-	char buf[1024];
+	char buf[4096]; /* ~52 numeric fields and a comm of at most 64 bytes */
 	const char *p;
 	ssize_t n;
 
@@ -239,8 +239,7 @@ static int self_ns_get(struct ns_id *ns)
 }
 
 /*
- * Is the process at pfd pid 1 of namespace ns? Used to validate both cache
- * hits and scan candidates. Returns 1, 0, or -errno.
+ * Is the process at pfd pid 1 of namespace ns? Returns 1, 0, or -errno.
  */
 static int proc_is_ns_init(int pfd, const struct ns_id *ns)
 {
@@ -361,10 +360,15 @@ static int ns_cache_lookup(const struct ns_id *ns, pid_t *init)
 	if (!e.used)
 		return -ENOENT;
 
-	/* A pid is only the same process if its namespace and start time still match. */
+	/*
+	 * A pid is only the same process if its namespace and start time still
+	 * match; the same process, once pid 1 of its namespace, stays so.
+	 */
 	pfd = proc_open(e.init);
 	if (pfd >= 0) {
-		if (proc_is_ns_init(pfd, ns) == 1 && proc_start_time(pfd, &start) == 0 &&
+		struct ns_id id = {0};
+
+		if (proc_ns(pfd, &id) == 0 && ns_eq(&id, ns) && proc_start_time(pfd, &start) == 0 &&
 		    start == e.start) {
 			*init = e.init;
 			return pfd;
@@ -465,10 +469,10 @@ int reader_ns_init(pid_t pid, pid_t *init)
 
 int reader_cgroup(pid_t pid, const struct cg_layout *layout, enum cg_ctrl c, char *out, size_t size)
 {
-	char *buf;
+	char buf[READER_TEXT_BUF];
 	pid_t init;
 	ssize_t n;
-	int pfd, ret;
+	int pfd;
 
 	if (!layout || (unsigned int)c >= CG_NCTRL || !out || size == 0)
 		return -EINVAL;
@@ -479,19 +483,11 @@ int reader_cgroup(pid_t pid, const struct cg_layout *layout, enum cg_ctrl c, cha
 	if (pfd < 0)
 		return pfd;
 	/* Read through the init's fd: if it exited meanwhile this fails, never misleads. */
-	buf = malloc(READER_TEXT_BUF);
-	if (!buf) {
-		close(pfd);
-		return -ENOMEM;
-	}
-	n = proc_read(pfd, "cgroup", buf, READER_TEXT_BUF);
+	n = proc_read(pfd, "cgroup", buf, sizeof(buf));
 	close(pfd);
 	if (n < 0)
-		ret = (int)n;
-	else if (n == 0)
-		ret = -ESRCH; /* an exiting task reads empty */
-	else
-		ret = cg_path_parse(buf, (size_t)n, &layout->ctrl[c], c, out, size);
-	free(buf);
-	return ret;
+		return (int)n;
+	if (n == 0)
+		return -ESRCH; /* an exiting task reads empty */
+	return cg_path_parse(buf, (size_t)n, &layout->ctrl[c], c, out, size);
 }
