@@ -26,6 +26,8 @@ enum {
 	OPT_CACHE_TTL,
 	OPT_WORKER_BINARY,
 	OPT_REQUEST_TIMEOUT,
+	OPT_MAX_CGROUPS,
+	OPT_MAX_PIDS,
 };
 
 static void usage(FILE *f)
@@ -54,6 +56,8 @@ static void usage(FILE *f)
 		"      --worker-binary PATH  lxcfs-worker to run (default: beside lxcfs)\n"
 		"      --request-timeout-ms MS  re-dispatch a request a worker has not\n"
 		"                            answered by then (default 500)\n"
+		"      --max-cgroups N       cgroups the shared snapshot holds (default 10000)\n"
+		"      --max-pids N          readers the identity cache holds (default 100000)\n"
 		"  -h, --help                this text\n"
 		"  -v, --version             version\n");
 }
@@ -110,6 +114,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		{"cache-ttl-ms", required_argument, NULL, OPT_CACHE_TTL},
 		{"worker-binary", required_argument, NULL, OPT_WORKER_BINARY},
 		{"request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+		{"max-cgroups", required_argument, NULL, OPT_MAX_CGROUPS},
+		{"max-pids", required_argument, NULL, OPT_MAX_PIDS},
 		{NULL, 0, NULL, 0},
 	};
 	unsigned long v;
@@ -121,6 +127,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->runtime_dir = "/run";
 	c->cache_ttl_ms = 100;
 	c->request_timeout_ms = 500;
+	c->max_cgroups = 10000;
+	c->max_pids = 100000;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	c->workers = ncpu < 2 ? 2 : (ncpu > 64 ? 64 : (int)ncpu);
 
@@ -189,6 +197,22 @@ int cli_parse(int argc, char **argv, struct cli *c)
 				return 2;
 			}
 			c->request_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_MAX_CGROUPS:
+			if (parse_uint(optarg, 1u << 22, &v) < 0 || v < 16) {
+				fprintf(stderr, "lxcfs: --max-cgroups takes 16 to 4194304, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			c->max_cgroups = (uint32_t)v;
+			break;
+		case OPT_MAX_PIDS:
+			if (parse_uint(optarg, 1u << 24, &v) < 0 || v < 16) {
+				fprintf(stderr, "lxcfs: --max-pids takes 16 to 16777216, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			c->max_pids = (uint32_t)v;
 			break;
 		case OPT_WORKER_BINARY:
 			c->worker_binary = optarg;

@@ -23,6 +23,8 @@ struct cli {
 	int workers;               /* default: CPUs, at least 2 */
 	uint32_t cache_ttl_ms;
 	uint32_t request_timeout_ms;
+	uint32_t max_cgroups; /* snapshot capacity: containers and cgroups */
+	uint32_t max_pids;    /* identity cache capacity: readers */
 	char pidfile_buf[PATH_MAX];
 	char worker_buf[PATH_MAX];
 };

@@ -15,6 +15,8 @@
 
 #include "master/control.h"
 #include "master/pool.h"
+#include "master/stats.h"
+#include "master/tree.h"
 #include "shm/log.h"
 
 #define CTL_MAX_CONNS 16
@@ -137,13 +139,16 @@ static void cmd_status(struct master *m, struct conn *c)
 	out_add(c,
 		"master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
 		"served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
-		"pending=%u chunks_in_use=%u chunks_total=%u layout=%u\n",
+		"pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
+		"max_cgroups=%u max_pids=%u cgroups_cached=%u pids_cached=%u\n",
 		(long)getpid(), mnt, ver, p->target,
 		(unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
 		(unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
 		(unsigned long long)p->redispatched, (unsigned long long)p->deaths,
 		p->pending_tail - p->pending_head, atomic_load(&m->shm.hdr->chunks_in_use),
-		m->shm.nchunks, SHM_LAYOUT_VERSION);
+		m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
+		m->shm.hdr->max_pids, snap_count(&m->shm, SNAP_MEM),
+		snap_count(&m->shm, SNAP_PID));
 	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
 		struct worker *w = &p->w[i];
 		struct shm_worker *sw = &m->shm.workers[i];
@@ -156,12 +161,97 @@ static void cmd_status(struct master *m, struct conn *c)
 		ctl_escape(raw[0] ? raw : "-", wver, sizeof(wver));
 		out_add(c,
 			"worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
-			"inflight=%u restarts=%llu version=%s\n",
-			i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), w->cpu,
+			"inflight=%u queued=%u restarts=%llu version=%s\n",
+			i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), atomic_load(&sw->cpu),
 			(unsigned long long)atomic_load(&sw->served),
 			(unsigned long long)atomic_load(&sw->errors), w->ninflight,
+			ring_count(&sw->req, SHM_RING_SLOTS),
 			(unsigned long long)w->restarts, wver);
 	}
+	out_add(c, "END\n");
+}
+
+static void cmd_stats(struct master *m, struct conn *c)
+{
+	static const char *const table_names[SNAP_NTABLES] = {
+		[SNAP_PID] = "pid", [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
+		[SNAP_HOST] = "host"};
+	uint64_t sum[8] = {0};
+	char path[128];
+
+	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
+	for (unsigned f = 1; f < LX_FILE_COUNT; f++) {
+		const struct file_stats *s = stats_of(f);
+
+		if (!tree_file_path((enum lx_file)f, path, sizeof(path)))
+			continue;
+		out_add(c,
+			"file name=%s requests=%llu errors=%llu from_master=%llu p50_us=%.1f "
+			"p99_us=%.1f\n",
+			path, (unsigned long long)s->reqs, (unsigned long long)s->errors,
+			(unsigned long long)s->by_master, stats_quantile_us(s, 0.5),
+			stats_quantile_us(s, 0.99));
+	}
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct snap_counters *k = &m->shm.workers[i].snap;
+
+		sum[0] += atomic_load(&k->hits);
+		sum[1] += atomic_load(&k->misses);
+		sum[2] += atomic_load(&k->stale);
+		sum[3] += atomic_load(&k->refreshes);
+		sum[4] += atomic_load(&k->evictions);
+		sum[5] += atomic_load(&k->waits);
+		sum[6] += atomic_load(&k->live);
+		sum[7] += atomic_load(&k->cgfs_reads);
+	}
+	out_add(c,
+		"cache hits=%llu misses=%llu stale=%llu refreshes=%llu evictions=%llu "
+		"waits=%llu live=%llu cgroupfs_reads=%llu ttl_ms=%u\n",
+		(unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2],
+		(unsigned long long)sum[3], (unsigned long long)sum[4], (unsigned long long)sum[5],
+		(unsigned long long)sum[6], (unsigned long long)sum[7],
+		m->shm.hdr->config.cache_ttl_ms);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		out_add(c, "table name=%s entries=%u capacity=%u\n", table_names[t],
+			snap_count(&m->shm, (enum snap_table_id)t),
+			m->shm.tables[t].nbuckets * SNAP_WAYS);
+	out_add(c, "END\n");
+}
+
+struct dump_ctx {
+	struct conn *c;
+	const char *table;
+	unsigned n;
+};
+
+#define DUMP_MAX 2000
+
+static void dump_entry(void *arg, const char *label, uint64_t age_ns, uint32_t len)
+{
+	struct dump_ctx *d = arg;
+	char esc[256];
+
+	if (d->n++ >= DUMP_MAX)
+		return;
+	ctl_escape(label, esc, sizeof(esc));
+	out_add(d->c, "entry table=%s key=%s age_ms=%llu bytes=%u\n", d->table, esc,
+		(unsigned long long)(age_ns / 1000000ULL), len);
+}
+
+static void cmd_snapshot(struct master *m, struct conn *c)
+{
+	static const char *const names[SNAP_NTABLES] = {
+		[SNAP_PID] = "pid", [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
+		[SNAP_HOST] = "host"};
+	struct dump_ctx d = {.c = c};
+
+	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		d.table = names[t];
+		snap_each(&m->shm, (enum snap_table_id)t, now_ns(), dump_entry, &d);
+	}
+	if (d.n > DUMP_MAX)
+		out_add(c, "truncated shown=%u total=%u\n", DUMP_MAX, d.n);
 	out_add(c, "END\n");
 }
 
@@ -179,6 +269,10 @@ static void handle_request(struct master *m, struct conn *c)
 	}
 	if (cmd && strcmp(cmd, "status") == 0)
 		cmd_status(m, c);
+	else if (cmd && strcmp(cmd, "stats") == 0)
+		cmd_stats(m, c);
+	else if (cmd && strcmp(cmd, "snapshot") == 0)
+		cmd_snapshot(m, c);
 	else
 		out_add(c, "%s ERR unknown command\n", CTL_PROTO_REPLY);
 }

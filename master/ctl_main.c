@@ -1,7 +1,7 @@
 /*
  * lxcfs-ctl: the operator's view of a running lxcfs, over its control socket.
  *
- *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] status
+ *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] status|stats|snapshot
  */
 #include <errno.h>
 #include <getopt.h>
@@ -24,6 +24,9 @@ static void usage(FILE *f)
 		   "Commands:\n"
 		   "  status    the master, the mount and each worker: pid, state, requests\n"
 		   "            served, requests in flight, version\n"
+		   "  stats     per file: requests, errors, p50/p99 latency; cache hits,\n"
+		   "            misses, refreshes, evictions, cgroupfs reads; table sizes\n"
+		   "  snapshot  the cached entries: table, key, age, size\n"
 		   "\n"
 		   "Options:\n"
 		   "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
@@ -57,14 +60,6 @@ static void record_parse(char *line, struct record *r)
 		r->val[r->n] = eq + 1;
 		r->n++;
 	}
-}
-
-static const char *rget(const struct record *r, const char *key)
-{
-	for (int i = 0; i < r->n; i++)
-		if (strcmp(r->key[i], key) == 0)
-			return r->val[i];
-	return "-";
 }
 
 static bool is_number(const char *s)
@@ -169,56 +164,82 @@ static char *roundtrip(int fd, const char *cmd)
 	return buf;
 }
 
-static void print_status(char *body, bool json)
-{
-	char *save = NULL, *line;
-	struct record r;
-	bool first_worker = true;
+#define MAX_RECORDS 4096
 
-	if (json)
-		printf("{");
-	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+/*
+ * Print the records of a reply: a kind with one record as "key: value" lines,
+ * a kind with several as a table; with --json, one object whose members are
+ * the kinds (an object for a single record, else an array).
+ */
+static void print_records(char *body, bool json)
+{
+	static struct record recs[MAX_RECORDS];
+	char *save = NULL, *line;
+	int n = 0;
+
+	for (line = strtok_r(body, "\n", &save); line && n < MAX_RECORDS;
+	     line = strtok_r(NULL, "\n", &save)) {
 		if (strcmp(line, "END") == 0)
 			break;
-		record_parse(line, &r);
-		if (!r.kind)
-			continue;
-		if (strcmp(r.kind, "master") == 0) {
-			if (json) {
-				printf("\"master\":");
-				json_record(&r);
-				continue;
-			}
-			printf("master pid %s, mount %s, version %s, up %s s\n", rget(&r, "pid"),
-			       rget(&r, "mount"), rget(&r, "version"), rget(&r, "uptime_s"));
-			printf("workers %s wanted; deaths %s, requests re-dispatched %s, pending %s\n",
-			       rget(&r, "workers"), rget(&r, "worker_deaths"),
-			       rget(&r, "redispatched"), rget(&r, "pending"));
-			printf("reads served by the master from kept content %s, host fallbacks %s\n",
-			       rget(&r, "served_by_master"), rget(&r, "fallbacks"));
-			printf("content chunks in use %s of %s; shm layout %s\n\n",
-			       rget(&r, "chunks_in_use"), rget(&r, "chunks_total"),
-			       rget(&r, "layout"));
-		} else if (strcmp(r.kind, "worker") == 0) {
-			if (json) {
-				printf("%s", first_worker ? ",\"workers\":[" : ",");
-				json_record(&r);
-				first_worker = false;
-				continue;
-			}
-			if (first_worker)
-				printf("%-4s %-8s %-9s %-4s %10s %7s %8s %8s  %s\n", "ID", "PID",
-				       "STATE", "CPU", "SERVED", "ERRORS", "INFLIGHT", "RESTARTS",
-				       "VERSION");
-			first_worker = false;
-			printf("%-4s %-8s %-9s %-4s %10s %7s %8s %8s  %s\n", rget(&r, "id"),
-			       rget(&r, "pid"), rget(&r, "state"), rget(&r, "cpu"),
-			       rget(&r, "served"), rget(&r, "errors"), rget(&r, "inflight"),
-			       rget(&r, "restarts"), rget(&r, "version"));
-		}
+		record_parse(line, &recs[n]);
+		if (recs[n].kind)
+			n++;
 	}
 	if (json)
-		printf("%s}\n", first_worker ? ",\"workers\":[]" : "]");
+		putchar('{');
+	for (int i = 0, first_kind = 1; i < n; first_kind = 0) {
+		const char *kind = recs[i].kind;
+		int j = i, count;
+
+		while (j < n && strcmp(recs[j].kind, kind) == 0)
+			j++;
+		count = j - i;
+		if (json) {
+			printf("%s", first_kind ? "" : ",");
+			json_string(kind);
+			putchar(':');
+			if (count > 1 || strcmp(kind, "worker") == 0 || strcmp(kind, "file") == 0 ||
+			    strcmp(kind, "table") == 0 || strcmp(kind, "entry") == 0)
+				putchar('[');
+			for (int k = i; k < j; k++) {
+				if (k > i)
+					putchar(',');
+				json_record(&recs[k]);
+			}
+			if (count > 1 || strcmp(kind, "worker") == 0 || strcmp(kind, "file") == 0 ||
+			    strcmp(kind, "table") == 0 || strcmp(kind, "entry") == 0)
+				putchar(']');
+		} else if (count == 1 && strcmp(kind, "worker") != 0 && strcmp(kind, "file") != 0 &&
+			   strcmp(kind, "entry") != 0) {
+			printf("%s:\n", kind);
+			for (int k = 0; k < recs[i].n; k++)
+				printf("  %-18s %s\n", recs[i].key[k], recs[i].val[k]);
+		} else {
+			int width[32] = {0};
+
+			for (int k = 0; k < recs[i].n && k < 32; k++) {
+				width[k] = (int)strlen(recs[i].key[k]);
+				for (int r = i; r < j; r++)
+					if (k < recs[r].n && (int)strlen(recs[r].val[k]) > width[k])
+						width[k] = (int)strlen(recs[r].val[k]);
+			}
+			printf("%s:\n ", kind);
+			for (int k = 0; k < recs[i].n && k < 32; k++)
+				printf(" %-*s", width[k], recs[i].key[k]);
+			putchar('\n');
+			for (int r = i; r < j; r++) {
+				putchar(' ');
+				for (int k = 0; k < recs[r].n && k < 32; k++)
+					printf(" %-*s", width[k], recs[r].val[k]);
+				putchar('\n');
+			}
+		}
+		if (!json)
+			putchar('\n');
+		i = j;
+	}
+	if (json)
+		printf("}\n");
 }
 
 int main(int argc, char **argv)
@@ -259,7 +280,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
-	if (strcmp(cmd, "status") != 0) {
+	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0 &&
+	    strcmp(cmd, "snapshot") != 0) {
 		fprintf(stderr, "lxcfs-ctl: unknown command '%s'\n", cmd);
 		usage(stderr);
 		return 2;
@@ -289,7 +311,7 @@ int main(int argc, char **argv)
 		free(reply);
 		return 1;
 	}
-	print_status(nl + 1, json);
+	print_records(nl + 1, json);
 	free(reply);
 	return 0;
 }

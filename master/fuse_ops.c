@@ -14,6 +14,7 @@
 
 #include "master/master.h"
 #include "master/pool.h"
+#include "master/stats.h"
 #include "master/tree.h"
 #include "shm/content.h"
 #include "shm/fuse_reply.h"
@@ -287,6 +288,7 @@ int fuse_serve_content(struct master *m, const struct lx_req *req)
 	if (err < 0 && err != -ENOENT)
 		log_msg("reply to read %llu: %s", (unsigned long long)req->unique, strerror(-err));
 	m->served_by_master++;
+	stats_note(req->file, now_ns() - req->t_dispatch_ns, 0, 1);
 	return 0;
 }
 

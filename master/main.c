@@ -27,6 +27,7 @@
 
 #define NHANDLES  65536
 #define NCHUNKS   16384 /* 64 MiB of open-file content, touched only as used */
+#define HOST_FILE_MAX (2u << 20) /* a 1024-CPU host's cpuinfo */
 #define TICK_NS   50000000L
 #define READ_BUF  (1 << 20) /* >= the kernel's minimum plus max_write */
 
@@ -238,7 +239,11 @@ int main(int argc, char **argv)
 		log_msg("pidfile %s: %s", cli.pidfile, strerror(-pidfd));
 		return 1;
 	}
-	rc = shm_create(&m->shm, NHANDLES, NCHUNKS);
+	rc = shm_create(&m->shm, &(struct shm_sizes){.nhandles = NHANDLES,
+						    .nchunks = NCHUNKS,
+						    .max_cgroups = cli.max_cgroups,
+						    .max_pids = cli.max_pids,
+						    .host_size = HOST_FILE_MAX});
 	if (rc < 0) {
 		log_msg("shared memory: %s", strerror(-rc));
 		goto out_pidfile;

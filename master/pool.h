@@ -26,7 +26,6 @@ struct worker {
 	pid_t pid;
 	int pidfd;
 	uint32_t gen;
-	int cpu; /* pinned CPU */
 	uint32_t next_seq;
 	uint32_t ninflight;
 	struct job inflight[SHM_RING_SLOTS];
@@ -35,14 +34,13 @@ struct worker {
 	unsigned fail_streak;   /* deaths before READY in a row */
 	uint64_t restarts;
 	bool in_target;         /* counts toward the configured pool size */
+	bool killed;            /* SIGKILL sent: waiting for its pidfd */
 };
 
 struct pool {
 	struct master *m;
 	int target; /* workers wanted */
 	struct worker w[SHM_MAX_WORKERS];
-	int cpus[SHM_MAX_WORKERS];
-	int ncpus;
 	/* Requests no worker could take yet, oldest first (master-private ring). */
 	struct job *pending;
 	uint32_t pending_head, pending_tail, pending_cap;

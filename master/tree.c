@@ -1,6 +1,7 @@
 /*
  * The static tree. Only files that are rendered appear: no placeholders.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "master/tree.h"
@@ -42,6 +43,32 @@ const struct tree_node *tree_child(uint64_t dir, unsigned n)
 			return &nodes[i];
 	}
 	return NULL;
+}
+
+const char *tree_file_path(enum lx_file f, char *buf, size_t size)
+{
+	const struct tree_node *n = NULL, *chain[8];
+	size_t used = 0;
+	int depth = 0;
+
+	for (size_t i = 0; i < NNODES && !n; i++)
+		if (nodes[i].file == f && f != LX_FILE_NONE)
+			n = &nodes[i];
+	if (!n || size == 0)
+		return NULL;
+	while (n && n->ino != TREE_ROOT_INO && depth < 8) {
+		chain[depth++] = n;
+		n = tree_get(n->parent);
+	}
+	buf[0] = '\0';
+	while (depth-- > 0) {
+		int w = snprintf(buf + used, size - used, "%s%s", used ? "/" : "", chain[depth]->name);
+
+		if (w < 0 || (size_t)w >= size - used)
+			return NULL;
+		used += (size_t)w;
+	}
+	return buf;
 }
 
 void tree_note_size(enum lx_file f, uint32_t len)

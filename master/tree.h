@@ -5,6 +5,7 @@
 #ifndef LXCFS_TREE_H
 #define LXCFS_TREE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -26,6 +27,9 @@ const struct tree_node *tree_lookup(uint64_t parent, const char *name);
 
 /* The n-th child of dir (0-based), or NULL past the last. */
 const struct tree_node *tree_child(uint64_t dir, unsigned n);
+
+/* The mount-relative path of a file ("proc/meminfo"), or NULL. */
+const char *tree_file_path(enum lx_file f, char *buf, size_t size);
 
 /* A size to report for a file: st_size must not be 0, or naive readers stop. */
 void tree_note_size(enum lx_file f, uint32_t len);

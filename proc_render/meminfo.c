@@ -146,7 +146,8 @@ static int meminfo_field_of(const char *line, size_t len)
 	if (!label_len)
 		return -1;
 	for (i = 0; i < MI_NR_FIELDS; i++) {
-		if (strlen(meminfo_labels[i]) == label_len &&
+		/* The first byte rules out most labels before any strlen. */
+		if (meminfo_labels[i][0] == line[0] && strlen(meminfo_labels[i]) == label_len &&
 		    memcmp(meminfo_labels[i], line, label_len) == 0)
 			return i;
 	}

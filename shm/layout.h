@@ -4,14 +4,15 @@
  * built for another layout refuses to attach instead of misreading it.
  *
  * Layout version changelog:
- *   1: header, worker slots (request and completion rings), handle table,
- *      content chunks.
+ *   1: header, worker slots (request and completion rings, counters), handle
+ *      table, content chunks, snapshot tables.
  *
  * Who writes what:
  *   header        master, before any worker starts (config.virt_off: master, any time)
  *   worker slot   gen/pid: master; state/version/counters: the worker; rings per ring.h
  *   handles       master allocates and frees; workers publish content by CAS (content.h)
  *   chunks        workers take free chunks and fill them; only the master frees them
+ *   snapshot      workers, under each slot's seqlock and lease (snap.h)
  *
  * Nothing read from the region is trusted: indexes and lengths are checked
  * against the sizes fixed at creation, which each process keeps privately.
@@ -26,11 +27,18 @@
 
 #include "shm/proto.h"
 #include "shm/ring.h"
+#include "shm/snap.h"
 
 #define SHM_MAGIC          0x4d48534643584c00ULL /* "\0LXCFSHM" */
 #define SHM_LAYOUT_VERSION 1
 
 #define SHM_MAX_WORKERS 64
+
+/* Value room per snapshot table (the workers' structs must fit: checked at build). */
+#define SNAP_PID_VALUE  32
+#define SNAP_CONT_VALUE 1536
+#define SNAP_MEM_VALUE  512
+#define SNAP_HOST_ENTRIES 16
 #define SHM_RING_SLOTS  256 /* per ring, a power of two */
 #define SHM_CHUNK_SIZE  4096
 
@@ -64,8 +72,11 @@ struct shm_worker {
 	_Atomic uint32_t state; /* worker: READY once attached; master: the rest */
 	_Atomic uint32_t want_wake; /* master: write the wake eventfd after each completion */
 	char version[64];           /* worker: version and build id, NUL-terminated */
+	_Atomic int32_t cpu;        /* worker: the CPU it last woke on */
 	_Atomic uint64_t served;    /* worker: requests answered */
 	_Atomic uint64_t errors;    /* worker: requests answered with an error */
+	_Atomic uint64_t file_reqs[LX_FILE_MAX]; /* worker: requests per file */
+	struct snap_counters snap;  /* worker: snapshot use */
 
 	struct ring req; /* master -> worker */
 	struct lx_req req_slot[SHM_RING_SLOTS];
@@ -106,12 +117,18 @@ struct shm_header {
 	uint64_t off_handles;
 	uint64_t off_chunk_meta;
 	uint64_t off_chunks;
+	struct snap_table_desc tables[SNAP_NTABLES];
+	uint32_t max_cgroups;
+	uint32_t max_pids;
+	uint32_t host_size;
+	uint32_t pad2;
 
 	struct shm_config config;
 
 	/* Free chunk stack: tag << 32 | (index + 1). The tag defeats ABA. */
 	_Atomic uint64_t chunk_free;
 	_Atomic uint32_t chunks_in_use; /* approximate: for status */
+	_Atomic uint32_t snap_entries[SNAP_NTABLES]; /* used slots per table */
 	uint32_t pad;
 };
 
@@ -128,10 +145,20 @@ struct shm {
 	unsigned char *chunks;
 	uint32_t nhandles;
 	uint32_t nchunks;
+	struct snap_table_desc tables[SNAP_NTABLES];
+};
+
+/* What a region is sized for: fixed for its life. */
+struct shm_sizes {
+	uint32_t nhandles;    /* files open at once */
+	uint32_t nchunks;     /* SHM_CHUNK_SIZE pieces of open-file content */
+	uint32_t max_cgroups; /* containers and cgroups in the snapshot */
+	uint32_t max_pids;    /* readers in the identity cache */
+	uint32_t host_size;   /* largest host file kept (a 1024-CPU cpuinfo fits in 2 MiB) */
 };
 
 /* Master: create and initialise a region. Returns 0 or -errno. */
-int shm_create(struct shm *s, uint32_t nhandles, uint32_t nchunks);
+int shm_create(struct shm *s, const struct shm_sizes *sz);
 
 /*
  * Worker: map the region behind fd and check its header. Returns 0, -EPROTO

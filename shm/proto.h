@@ -15,6 +15,9 @@ enum lx_file {
 	LX_FILE_COUNT,
 };
 
+/* Room for per-file counters in shared memory: files can be added without a layout change. */
+#define LX_FILE_MAX 32
+
 /* What a request asks of a worker. */
 enum lx_op {
 	LX_OP_READ = 1, /* render the file for the reader, publish it, reply a slice */
@@ -45,7 +48,7 @@ struct lx_req {
  */
 struct lx_cmp {
 	uint64_t unique;
-	uint64_t elapsed_ns; /* from pop to reply written */
+	uint64_t done_ns;    /* CLOCK_MONOTONIC when the reply was written */
 	uint32_t seq;
 	int32_t error;       /* 0, or the -errno replied to the kernel */
 	uint32_t bytes;      /* payload bytes replied */

@@ -15,22 +15,43 @@
 
 struct shm_geometry {
 	uint64_t off_workers, off_handles, off_chunk_meta, off_chunks, size;
+	struct snap_table_desc tables[SNAP_NTABLES];
 };
 
-static void shm_geometry(uint32_t nhandles, uint32_t nchunks, struct shm_geometry *g)
+/* Every offset follows from the sizes alone, so a worker can check the header. */
+static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 {
+	static const uint32_t fixed_value[SNAP_NTABLES] = {
+		[SNAP_PID] = SNAP_PID_VALUE,
+		[SNAP_CONT] = SNAP_CONT_VALUE,
+		[SNAP_MEM] = SNAP_MEM_VALUE,
+	};
+	uint64_t off;
+
 	g->off_workers = ALIGN_UP(sizeof(struct shm_header), 4096);
 	g->off_handles =
 		ALIGN_UP(g->off_workers + (uint64_t)SHM_MAX_WORKERS * sizeof(struct shm_worker), 4096);
 	g->off_chunk_meta =
-		ALIGN_UP(g->off_handles + (uint64_t)nhandles * sizeof(struct shm_handle), 4096);
-	g->off_chunks =
-		ALIGN_UP(g->off_chunk_meta + (uint64_t)nchunks * sizeof(struct shm_chunk), 4096);
-	g->size = g->off_chunks + (uint64_t)nchunks * SHM_CHUNK_SIZE;
+		ALIGN_UP(g->off_handles + (uint64_t)sz->nhandles * sizeof(struct shm_handle), 4096);
+	off = ALIGN_UP(g->off_chunk_meta + (uint64_t)sz->nchunks * sizeof(struct shm_chunk), 4096);
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		struct snap_table_desc *d = &g->tables[t];
+		uint32_t cap = t == SNAP_PID ? sz->max_pids
+			       : t == SNAP_HOST ? SNAP_HOST_ENTRIES
+						: sz->max_cgroups;
+
+		memset(d, 0, sizeof(*d));
+		d->value_size = t == SNAP_HOST ? sz->host_size : fixed_value[t];
+		d->off = off;
+		off = ALIGN_UP(off + snap_table_bytes(cap, d->value_size, &d->nbuckets,
+						      &d->slot_size),
+			       4096);
+	}
+	g->off_chunks = off;
+	g->size = g->off_chunks + (uint64_t)sz->nchunks * SHM_CHUNK_SIZE;
 }
 
-static void shm_bind(struct shm *s, const struct shm_geometry *g, uint32_t nhandles,
-		     uint32_t nchunks)
+static void shm_bind(struct shm *s, const struct shm_geometry *g, const struct shm_sizes *sz)
 {
 	unsigned char *b = s->base;
 
@@ -39,22 +60,30 @@ static void shm_bind(struct shm *s, const struct shm_geometry *g, uint32_t nhand
 	s->handles = (struct shm_handle *)(b + g->off_handles);
 	s->chunk_meta = (struct shm_chunk *)(b + g->off_chunk_meta);
 	s->chunks = b + g->off_chunks;
-	s->nhandles = nhandles;
-	s->nchunks = nchunks;
+	s->nhandles = sz->nhandles;
+	s->nchunks = sz->nchunks;
+	memcpy(s->tables, g->tables, sizeof(s->tables));
 }
 
-int shm_create(struct shm *s, uint32_t nhandles, uint32_t nchunks)
+static bool sizes_sane(const struct shm_sizes *sz)
+{
+	return sz->nhandles && sz->nchunks && sz->max_cgroups && sz->max_pids &&
+	       sz->nhandles <= (1u << 24) && sz->nchunks <= (1u << 24) &&
+	       sz->max_cgroups <= (1u << 22) && sz->max_pids <= (1u << 24) &&
+	       sz->host_size >= 4096 && sz->host_size <= (64u << 20);
+}
+
+int shm_create(struct shm *s, const struct shm_sizes *sz)
 {
 	struct shm_geometry g;
 	struct shm_header *h;
 	int fd, err;
 
-	if (nhandles == 0 || nchunks == 0)
+	if (!sizes_sane(sz))
 		return -EINVAL;
-	shm_geometry(nhandles, nchunks, &g);
+	shm_geometry(sz, &g);
 
-	/* Not sealed: workers need write access, and the master alone holds the
-	 * fd it hands out at fork. 0600 is memfd's default. */
+	/* Pages are touched only as used: the size is an upper bound, not a cost. */
 	fd = memfd_create("lxcfs-shm", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -71,7 +100,7 @@ int shm_create(struct shm *s, uint32_t nhandles, uint32_t nchunks)
 	}
 	s->fd = fd;
 	s->size = g.size;
-	shm_bind(s, &g, nhandles, nchunks);
+	shm_bind(s, &g, sz);
 
 	h = s->hdr;
 	h->magic = SHM_MAGIC;
@@ -80,12 +109,16 @@ int shm_create(struct shm *s, uint32_t nhandles, uint32_t nchunks)
 	h->region_size = g.size;
 	h->max_workers = SHM_MAX_WORKERS;
 	h->ring_slots = SHM_RING_SLOTS;
-	h->nhandles = nhandles;
-	h->nchunks = nchunks;
+	h->nhandles = sz->nhandles;
+	h->nchunks = sz->nchunks;
+	h->max_cgroups = sz->max_cgroups;
+	h->max_pids = sz->max_pids;
+	h->host_size = sz->host_size;
 	h->off_workers = g.off_workers;
 	h->off_handles = g.off_handles;
 	h->off_chunk_meta = g.off_chunk_meta;
 	h->off_chunks = g.off_chunks;
+	memcpy(h->tables, g.tables, sizeof(h->tables));
 	for (uint32_t i = 0; i < SHM_MAX_WORKERS; i++) {
 		ring_reset(&s->workers[i].req);
 		ring_reset(&s->workers[i].cmp);
@@ -98,6 +131,7 @@ int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize)
 {
 	struct shm_header h;
 	struct shm_geometry g;
+	struct shm_sizes sz;
 	struct stat st;
 	void *base;
 
@@ -122,11 +156,21 @@ int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize)
 			 h.layout_version, h.header_size, SHM_LAYOUT_VERSION, sizeof(h));
 		return -EPROTO;
 	}
-	shm_geometry(h.nhandles, h.nchunks, &g);
+	sz = (struct shm_sizes){.nhandles = h.nhandles,
+				.nchunks = h.nchunks,
+				.max_cgroups = h.max_cgroups,
+				.max_pids = h.max_pids,
+				.host_size = h.host_size};
+	if (!sizes_sane(&sz)) {
+		snprintf(msg, msgsize, "header sizes out of range");
+		return -EINVAL;
+	}
+	shm_geometry(&sz, &g);
 	if (h.max_workers != SHM_MAX_WORKERS || h.ring_slots != SHM_RING_SLOTS ||
 	    h.region_size != g.size || (uint64_t)st.st_size < g.size ||
 	    h.off_workers != g.off_workers || h.off_handles != g.off_handles ||
-	    h.off_chunk_meta != g.off_chunk_meta || h.off_chunks != g.off_chunks) {
+	    h.off_chunk_meta != g.off_chunk_meta || h.off_chunks != g.off_chunks ||
+	    memcmp(h.tables, g.tables, sizeof(g.tables)) != 0) {
 		snprintf(msg, msgsize, "header describes an inconsistent region");
 		return -EINVAL;
 	}
@@ -136,7 +180,7 @@ int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize)
 	s->base = base;
 	s->size = g.size;
 	s->fd = fd;
-	shm_bind(s, &g, h.nhandles, h.nchunks);
+	shm_bind(s, &g, &sz);
 	return 0;
 }
 

@@ -11,17 +11,6 @@
 
 #include "shm/ring.h"
 
-/* Short enough to cost nothing when the producer is on our CPU. */
-#define RING_SPIN 200
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
 
 void ring_reset(struct ring *r)
 {
@@ -81,12 +70,6 @@ int ring_wait(struct ring *r, int timeout_ms)
 	struct timespec ts, *tsp = NULL;
 	uint32_t head;
 	long rc;
-
-	for (int i = 0; i < RING_SPIN; i++) {
-		if (atomic_load_explicit(&r->head, memory_order_acquire) != tail)
-			return 0;
-		cpu_relax();
-	}
 
 	atomic_store_explicit(&r->waiting, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);

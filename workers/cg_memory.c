@@ -222,11 +222,14 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
  * Read the file name in dirfd with one read(). Returns the length, -errno, or
  * -EFBIG when the text filled the buffer (it may have been cut).
  */
+unsigned long cg_files_read;
+
 static ssize_t cg_read_at(int dirfd, const char *name, char *buf, size_t size)
 {
 	ssize_t n;
 	int fd, err;
 
+	cg_files_read++;
 	do {
 		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	} while (fd < 0 && errno == EINTR);

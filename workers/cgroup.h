@@ -17,6 +17,9 @@
 
 #include "proc_render/render.h"
 
+/* cgroupfs files read by this process: the snapshot's effect is measured by it. */
+extern unsigned long cg_files_read;
+
 enum cg_ctrl { CG_MEMORY, CG_CPU, CG_CPUACCT, CG_CPUSET, CG_BLKIO, CG_NCTRL };
 
 enum cg_layout_kind {

@@ -452,6 +452,13 @@ fail:
 	return ret;
 }
 
+int reader_init_open(pid_t pid, pid_t *init)
+{
+	if (!init)
+		return -EINVAL;
+	return reader_resolve(pid, init);
+}
+
 int reader_ns_init(pid_t pid, pid_t *init)
 {
 	pid_t found;

@@ -22,6 +22,13 @@
 int reader_ns_init(pid_t pid, pid_t *init);
 
 /*
+ * As reader_ns_init, and return an open /proc/<init> directory fd: reads
+ * through it can never reach a later process that reused the pid. The caller
+ * closes it. Returns the fd or -errno.
+ */
+int reader_init_open(pid_t pid, pid_t *init);
+
+/*
  * The container cgroup of reader pid for controller c (see the rules above),
  * written to out. Returns 0 or -errno.
  */

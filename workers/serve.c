@@ -16,6 +16,7 @@
 #include "shm/fuse_reply.h"
 #include "shm/log.h"
 #include "workers/reader.h"
+#include "workers/snapshot.h"
 #include "workers/worker.h"
 
 static uint64_t mono_ns(void)
@@ -53,7 +54,7 @@ static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
 	ssize_t n;
 	int err;
 
-	n = procfs_read(-1, "/proc/meminfo", &w->host);
+	n = worker_host_file(w, "/proc/meminfo");
 	if (n < 0) {
 		log_msg("read /proc/meminfo: %s", strerror((int)-n));
 		return (int)n;
@@ -61,12 +62,12 @@ static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
 	if (atomic_load(&w->shm.hdr->config.virt_off) || !h->present || w->root_fd[CG_MEMORY] < 0)
 		return copy_host(w);
 
-	err = reader_cgroup(pid, &w->layout, CG_MEMORY, path, sizeof(path));
+	err = worker_reader_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
 	if (err < 0) {
 		log_fallback("memory cgroup lookup", pid, NULL, err);
 		return copy_host(w);
 	}
-	err = cg_read_memory(w->root_fd[CG_MEMORY], h->version, path, &mem);
+	err = snap_memory(w, path, &mem);
 	if (err < 0) {
 		log_fallback("memory values", pid, path, err);
 		return copy_host(w);
@@ -121,7 +122,6 @@ static uint32_t publish(struct worker_ctx *w, const struct lx_req *req)
 
 void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
 {
-	uint64_t t0 = mono_ns();
 	struct iovec iov;
 	int err, rerr;
 
@@ -154,5 +154,5 @@ done:
 		log_msg("reply to request %llu: %s", (unsigned long long)req->unique,
 			strerror(-rerr));
 	atomic_fetch_add(&w->sw->served, 1);
-	cmp->elapsed_ns = mono_ns() - t0;
+	cmp->done_ns = mono_ns();
 }

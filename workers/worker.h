@@ -26,7 +26,26 @@ struct worker_ctx {
 	struct render_opts opts;
 	struct fbuf host; /* host file text */
 	struct fbuf out;  /* rendered content */
+	struct snap_who who; /* our name on snapshot leases, our counters */
 };
+
+/* The freshness bound of cached cgroup values; 0: always read live. */
+static inline uint64_t worker_ttl_ns(const struct worker_ctx *w)
+{
+	return (uint64_t)w->shm.hdr->config.cache_ttl_ms * 1000000ULL;
+}
+
+/*
+ * The host's file at path (e.g. "/proc/meminfo") into w->host, through the
+ * snapshot's host table. Returns its length or -errno.
+ */
+ssize_t worker_host_file(struct worker_ctx *w, const char *path);
+
+/*
+ * The reader's cgroup for controller c (IDENT_UNIFIED for the unified tree)
+ * into out, through the identity cache. Returns 0 or -errno.
+ */
+int worker_reader_cgroup(struct worker_ctx *w, pid_t pid, int c, char *out, size_t size);
 
 /* Answer one request: render, publish, reply; fills the completion. */
 void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp);

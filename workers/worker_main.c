@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	w->sw = &w->shm.workers[w->slot];
+	w->who.worker = (uint32_t)w->slot;
+	w->who.gen = (uint32_t)gen;
+	w->who.c = &w->sw->snap;
 	if (atomic_load(&w->sw->gen) != gen) {
 		log_msg("slot %d is generation %u, not ours (%lu): exiting", w->slot,
 			atomic_load(&w->sw->gen), gen);
@@ -132,8 +136,16 @@ int main(int argc, char **argv)
 		struct lx_req req;
 		struct lx_cmp cmp;
 
+		atomic_store_explicit(&w->sw->cpu, sched_getcpu(), memory_order_relaxed);
 		while (ring_pop(&w->sw->req, w->sw->req_slot, SHM_RING_SLOTS, sizeof(req), &req)) {
+			unsigned long files = cg_files_read;
+
 			serve_request(w, &req, &cmp);
+			atomic_fetch_add_explicit(&w->sw->snap.cgfs_reads, cg_files_read - files,
+						  memory_order_relaxed);
+			if (req.file < LX_FILE_MAX)
+				atomic_fetch_add_explicit(&w->sw->file_reqs[req.file], 1,
+							  memory_order_relaxed);
 			push_completion(w, &cmp);
 		}
 		/* Wake now and then to notice a master that is gone. */

@@ -1,0 +1,387 @@
+/*
+ * Snapshot tables: see snap.h for the seqlock and lease rules.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "shm/layout.h"
+#include "shm/snap.h"
+
+/* How long a reader waits for another worker's refresh before reading live: far
+ * above a cgroupfs read (tens of µs), far below the request deadline. */
+#define SNAP_WAIT_NS 50000000ULL
+#define SNAP_READ_TRIES 64
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+void snap_hash(const void *key, size_t len, struct snap_key *out)
+{
+	const unsigned char *p = key;
+	uint64_t a = 0xcbf29ce484222325ULL ^ len, b = 0x9e3779b97f4a7c15ULL + len;
+
+	/* Two independent 64-bit lanes: FNV-1a and a multiply-rotate. */
+	for (size_t i = 0; i < len; i++) {
+		a = (a ^ p[i]) * 0x100000001b3ULL;
+		b = ((b ^ p[i]) * 0x87c37b91114253d5ULL);
+		b = (b << 31) | (b >> 33);
+	}
+	out->h1 = mix64(a);
+	out->h2 = mix64(b ^ a);
+	if (!out->h1 && !out->h2)
+		out->h1 = 1; /* zero marks an unused slot */
+}
+
+uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuckets,
+			  uint32_t *slot_size)
+{
+	uint32_t nb = 1;
+
+	while ((uint64_t)nb * SNAP_WAYS < capacity)
+		nb <<= 1;
+	*nbuckets = nb;
+	*slot_size = (uint32_t)((sizeof(struct snap_slot) + value_size + 63) & ~63ULL);
+	return (uint64_t)nb * SNAP_WAYS * *slot_size;
+}
+
+static struct snap_slot *slot_at(const struct shm *s, enum snap_table_id t, uint32_t i)
+{
+	const struct snap_table_desc *d = &s->tables[t];
+
+	return (struct snap_slot *)((unsigned char *)s->base + d->off + (uint64_t)i * d->slot_size);
+}
+
+static unsigned char *slot_value(struct snap_slot *sl)
+{
+	return (unsigned char *)(sl + 1);
+}
+
+static bool key_eq(const struct snap_key *a, const struct snap_key *b)
+{
+	return a->h1 == b->h1 && a->h2 == b->h2;
+}
+
+/*
+ * Copy a consistent view of a slot: 1 if it holds key (value copied, at most
+ * size bytes), 0 if it holds another key or none, -EBUSY if a writer is in it.
+ */
+static int slot_read(const struct shm *s, enum snap_table_id t, struct snap_slot *sl,
+		     const struct snap_key *key, void *out, size_t size, size_t *len,
+		     uint64_t *filled)
+{
+	uint32_t vsize = s->tables[t].value_size;
+
+	for (int i = 0; i < SNAP_READ_TRIES; i++) {
+		uint32_t s1 = atomic_load_explicit(&sl->seq, memory_order_acquire), s2;
+		struct snap_key k;
+		uint32_t vlen;
+
+		if (s1 & 1) {
+			sched_yield();
+			continue;
+		}
+		k = sl->key;
+		vlen = sl->value_len;
+		*filled = sl->filled_ns;
+		if (!key_eq(&k, key)) {
+			atomic_thread_fence(memory_order_acquire);
+			s2 = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+			if (s1 == s2)
+				return 0;
+			continue;
+		}
+		/* Lengths in shm are untrusted: bound by the table and by the caller. */
+		if (vlen > vsize)
+			vlen = vsize;
+		if (vlen > size)
+			vlen = (uint32_t)size;
+		if (out)
+			memcpy(out, slot_value(sl), vlen);
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+		if (s1 == s2) {
+			*len = vlen;
+			return 1;
+		}
+	}
+	return -EBUSY;
+}
+
+static bool lease_dead(const struct shm *s, uint64_t lease)
+{
+	uint32_t id = (uint32_t)(lease >> 32) - 1, gen = (uint32_t)lease;
+
+	if (id >= SHM_MAX_WORKERS)
+		return true;
+	return atomic_load(&s->workers[id].gen) != gen ||
+	       atomic_load(&s->workers[id].state) != WS_READY;
+}
+
+static bool lease_take(const struct shm *s, struct snap_slot *sl, const struct snap_who *who)
+{
+	uint64_t mine = ((uint64_t)(who->worker + 1) << 32) | who->gen;
+	uint64_t cur = 0;
+
+	if (atomic_compare_exchange_strong(&sl->lease, &cur, mine))
+		return true;
+	if (lease_dead(s, cur))
+		return atomic_compare_exchange_strong(&sl->lease, &cur, mine);
+	return false;
+}
+
+static void lease_drop(struct snap_slot *sl)
+{
+	atomic_store_explicit(&sl->lease, 0, memory_order_release);
+}
+
+static void slot_write(const struct shm *s, enum snap_table_id t, struct snap_slot *sl,
+		       const struct snap_key *key, const char *label, const void *value,
+		       size_t len, uint64_t filled)
+{
+	uint32_t seq = atomic_load_explicit(&sl->seq, memory_order_relaxed);
+	bool was_used = sl->key.h1 || sl->key.h2, used = key->h1 || key->h2;
+
+	if (was_used != used) {
+		if (used)
+			atomic_fetch_add_explicit(&s->hdr->snap_entries[t], 1, memory_order_relaxed);
+		else
+			atomic_fetch_sub_explicit(&s->hdr->snap_entries[t], 1, memory_order_relaxed);
+	}
+	/* Odd already if a writer died in it: stay odd until complete. */
+	if (!(seq & 1))
+		seq++;
+	atomic_store_explicit(&sl->seq, seq, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	sl->key = *key;
+	sl->filled_ns = filled;
+	if (len > s->tables[t].value_size)
+		len = s->tables[t].value_size;
+	sl->value_len = (uint32_t)len;
+	if (len)
+		memcpy(slot_value(sl), value, len);
+	snprintf(sl->label, sizeof(sl->label), "%s", label ? label : "");
+	atomic_store_explicit(&sl->used_ns, filled, memory_order_relaxed);
+	atomic_store_explicit(&sl->seq, seq + 1, memory_order_release);
+}
+
+static uint32_t bucket_of(const struct shm *s, enum snap_table_id t, const struct snap_key *key)
+{
+	return (uint32_t)(key->h1 & (s->tables[t].nbuckets - 1)) * SNAP_WAYS;
+}
+
+/*
+ * The slot a new key should take: an unused one, else one a dead writer left
+ * half-written (its sequence odd, its lease holder gone), else the least
+ * recently used.
+ */
+static struct snap_slot *victim(const struct shm *s, enum snap_table_id t, uint32_t base)
+{
+	struct snap_slot *best = NULL;
+	uint64_t best_used = UINT64_MAX;
+
+	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
+		struct snap_slot *sl = slot_at(s, t, base + w);
+		uint64_t used = atomic_load_explicit(&sl->used_ns, memory_order_relaxed);
+		uint64_t lease = atomic_load_explicit(&sl->lease, memory_order_relaxed);
+
+		if (sl->key.h1 == 0 && sl->key.h2 == 0)
+			return sl;
+		if ((atomic_load_explicit(&sl->seq, memory_order_relaxed) & 1) &&
+		    (lease == 0 || lease_dead(s, lease)))
+			return sl;
+		if (used < best_used) {
+			best = sl;
+			best_used = used;
+		}
+	}
+	return best;
+}
+
+/* Whether key is in a slot of the bucket other than skip (a racing insert). */
+static bool key_elsewhere(const struct shm *s, enum snap_table_id t, uint32_t base,
+			  const struct snap_key *key, const struct snap_slot *skip)
+{
+	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
+		struct snap_slot *sl = slot_at(s, t, base + w);
+		uint64_t filled;
+		size_t len;
+
+		if (sl != skip && slot_read(s, t, sl, key, NULL, 0, &len, &filled) != 0)
+			return true;
+	}
+	return false;
+}
+
+static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+		     const struct snap_who *who)
+{
+	atomic_fetch_add_explicit(&who->c->live, 1, memory_order_relaxed);
+	return fill(ctx, out, size, len);
+}
+
+/* With the lease of sl held: read the value and store it. */
+static int refresh(struct shm *s, enum snap_table_id t, struct snap_slot *sl,
+		   const struct snap_key *key, const char *label, snap_fill_fn fill, void *ctx,
+		   void *out, size_t size, size_t *len, const struct snap_who *who)
+{
+	bool evict = !key_eq(&sl->key, key) && (sl->key.h1 || sl->key.h2);
+	uint64_t t0 = mono_ns();
+	int err;
+
+	err = fill(ctx, out, size, len);
+	if (err == 0) {
+		slot_write(s, t, sl, key, label, out, *len, t0);
+		atomic_fetch_add_explicit(&who->c->refreshes, 1, memory_order_relaxed);
+		if (evict)
+			atomic_fetch_add_explicit(&who->c->evictions, 1, memory_order_relaxed);
+	}
+	lease_drop(sl);
+	return err;
+}
+
+int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
+	     uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+	     const struct snap_who *who)
+{
+	uint32_t base = bucket_of(s, t, key);
+	uint64_t deadline = 0;
+
+	if (ttl_ns == 0)
+		return fill_live(fill, ctx, out, size, len, who);
+	for (;;) {
+		struct snap_slot *found = NULL, *sl;
+		uint64_t filled = 0, now;
+		bool busy = false;
+
+		for (uint32_t w = 0; w < SNAP_WAYS && !found; w++) {
+			int r;
+
+			sl = slot_at(s, t, base + w);
+			r = slot_read(s, t, sl, key, out, size, len, &filled);
+			if (r == 1)
+				found = sl;
+			busy |= r < 0;
+		}
+		now = mono_ns();
+		if (found && now - filled < ttl_ns) {
+			atomic_store_explicit(&found->used_ns, now, memory_order_relaxed);
+			atomic_fetch_add_explicit(&who->c->hits, 1, memory_order_relaxed);
+			return 0;
+		}
+		if (!deadline) {
+			atomic_fetch_add_explicit(found ? &who->c->stale : &who->c->misses, 1,
+						  memory_order_relaxed);
+			deadline = now + SNAP_WAIT_NS;
+		}
+		/* A slot mid-write may be our key arriving: give it the wait before inserting. */
+		if (!found && busy && now <= deadline) {
+			atomic_fetch_add_explicit(&who->c->waits, 1, memory_order_relaxed);
+			sched_yield();
+			continue;
+		}
+		sl = found ? found : victim(s, t, base);
+		if (sl && lease_take(s, sl, who)) {
+			/* Someone may have refreshed or inserted it between our read and the lease. */
+			if (found && slot_read(s, t, sl, key, out, size, len, &filled) == 1 &&
+			    mono_ns() - filled < ttl_ns) {
+				lease_drop(sl);
+				atomic_fetch_add_explicit(&who->c->hits, 1, memory_order_relaxed);
+				return 0;
+			}
+			if (!found && key_elsewhere(s, t, base, key, sl)) {
+				lease_drop(sl);
+				continue;
+			}
+			return refresh(s, t, sl, key, label, fill, ctx, out, size, len, who);
+		}
+		/* Another worker holds it: its refresh will serve us too, unless it is slow. */
+		if (now > deadline)
+			return fill_live(fill, ctx, out, size, len, who);
+		atomic_fetch_add_explicit(&who->c->waits, 1, memory_order_relaxed);
+		sched_yield();
+	}
+}
+
+void snap_drop(struct shm *s, enum snap_table_id t, const struct snap_key *key,
+	       const struct snap_who *who)
+{
+	uint32_t base = bucket_of(s, t, key);
+	static const struct snap_key none;
+
+	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
+		struct snap_slot *sl = slot_at(s, t, base + w);
+
+		if (!key_eq(&sl->key, key) || !lease_take(s, sl, who))
+			continue;
+		if (key_eq(&sl->key, key))
+			slot_write(s, t, sl, &none, "", NULL, 0, 0);
+		lease_drop(sl);
+	}
+}
+
+uint32_t snap_count(const struct shm *s, enum snap_table_id t)
+{
+	return atomic_load_explicit(&s->hdr->snap_entries[t], memory_order_relaxed);
+}
+
+/* Whether the page holding p was ever touched: a dump must not fault in every page. */
+static bool page_resident(const void *p)
+{
+	uintptr_t page = (uintptr_t)p & ~(uintptr_t)4095;
+	unsigned char v = 0;
+
+	return mincore((void *)page, 4096, &v) == 0 && (v & 1);
+}
+
+void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
+	       void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg)
+{
+	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS;
+
+	for (uint32_t i = 0; i < total; i++) {
+		struct snap_slot *sl = slot_at(s, t, i);
+
+		if (!page_resident(sl) || !page_resident(sl->label + sizeof(sl->label) - 1))
+			continue;
+		for (int tries = 0; tries < SNAP_READ_TRIES; tries++) {
+			uint32_t s1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
+			char label[sizeof(sl->label)];
+			uint64_t filled;
+			uint32_t len;
+			bool used;
+
+			if (s1 & 1)
+				break;
+			used = sl->key.h1 || sl->key.h2;
+			memcpy(label, sl->label, sizeof(label));
+			filled = sl->filled_ns;
+			len = sl->value_len;
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != s1)
+				continue;
+			label[sizeof(label) - 1] = '\0';
+			if (used)
+				cb(arg, label, now_ns > filled ? now_ns - filled : 0, len);
+			break;
+		}
+	}
+}

@@ -1,0 +1,119 @@
+/*
+ * The cgroup stat snapshot: set-associative tables in shared memory that map a
+ * key (a cgroup path, a pid, a host file name) to the values read for it, with
+ * the time they were read. Any worker can use what another read, a restarted
+ * worker starts warm, and a read of a fresh entry never touches cgroupfs.
+ *
+ * Every slot is a seqlock plus a lease:
+ *   - readers copy a slot out and retry if its sequence moved; they never take
+ *     a lock, and give up (reading live instead) rather than wait on a writer;
+ *   - a writer first takes the slot's lease (compare-and-swap of its worker id
+ *     and generation), so one stale entry is refreshed by one worker however
+ *     many race on it; a lease whose holder died or was replaced is taken over;
+ *   - a writer killed mid-write leaves the sequence odd: readers treat the slot
+ *     as missing until the next writer completes it.
+ * A bucket holds SNAP_WAYS slots; a new key takes an empty slot or evicts the
+ * least recently used one of its bucket. Capacity is fixed at creation.
+ */
+#ifndef LXCFS_SNAP_H
+#define LXCFS_SNAP_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNAP_WAYS 8
+
+enum snap_table_id {
+	SNAP_PID,   /* (pid, /proc/<pid> inode, ctime) -> init of its pid namespace */
+	SNAP_CONT,  /* (init pid, inode, ctime) -> its cgroup paths */
+	SNAP_MEM,   /* (hierarchy, cgroup path) -> struct cg_memory */
+	SNAP_HOST,  /* host file name -> its text */
+	SNAP_NTABLES,
+};
+
+/* A 128-bit hash of the key bytes: equal hashes are taken as equal keys. */
+struct snap_key {
+	uint64_t h1, h2;
+};
+
+struct snap_slot {
+	_Atomic uint32_t seq;    /* odd while a writer is in it */
+	uint32_t value_len;      /* under seq */
+	_Atomic uint64_t lease;  /* 0, or (worker id + 1) << 32 | generation */
+	struct snap_key key;     /* under seq; zero: never used */
+	uint64_t filled_ns;      /* under seq: CLOCK_MONOTONIC when read */
+	_Atomic uint64_t used_ns; /* last use, for eviction; racy by design */
+	char label[64];          /* under seq: a readable form of the key, for dumps */
+	/* value bytes follow, the table's value_size */
+};
+
+/* Where a table lives in the region: fixed at creation, copied privately at attach. */
+struct snap_table_desc {
+	uint64_t off;       /* from the region base */
+	uint32_t nbuckets;  /* a power of two */
+	uint32_t value_size;
+	uint32_t slot_size;
+	uint32_t pad;
+};
+
+/* Counters a worker keeps in its own shm slot (written by it alone). */
+struct snap_counters {
+	_Atomic uint64_t hits;
+	_Atomic uint64_t misses;    /* not in the table */
+	_Atomic uint64_t stale;     /* in the table, older than the bound */
+	_Atomic uint64_t refreshes; /* values read and stored */
+	_Atomic uint64_t evictions; /* another key's entry replaced */
+	_Atomic uint64_t waits;     /* another worker was refreshing it: waited */
+	_Atomic uint64_t live;      /* read live, not stored (ttl 0, lease held too long) */
+	_Atomic uint64_t cgfs_reads; /* cgroupfs files read */
+};
+
+struct shm;
+
+/* Who is asking: the lease names the worker; counters go to its slot. */
+struct snap_who {
+	uint32_t worker; /* slot id */
+	uint32_t gen;
+	struct snap_counters *c;
+};
+
+/*
+ * Fill value (size bytes of room) for the key; set *len. Returns 0 or -errno.
+ * Runs with the slot's lease held: only the time it takes is at stake.
+ */
+typedef int (*snap_fill_fn)(void *ctx, void *value, size_t size, size_t *len);
+
+void snap_hash(const void *key, size_t len, struct snap_key *out);
+
+/* Bytes a table of capacity entries with values of value_size needs. */
+uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuckets,
+			  uint32_t *slot_size);
+
+/*
+ * The value for key, read within the last ttl_ns (0: always read live, never
+ * stored). Copies it to out (size bytes) and sets *len. On a miss or a stale
+ * entry, fill() reads it (once, whoever else asks at the same time).
+ * label names the key in dumps (truncated). Returns 0 or fill's -errno; an
+ * entry fill() failed for is not stored.
+ */
+int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
+	     uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+	     const struct snap_who *who);
+
+/* Forget key (e.g. a value found wrong). */
+void snap_drop(struct shm *s, enum snap_table_id t, const struct snap_key *key,
+	       const struct snap_who *who);
+
+/* Entries in use in table t (kept as slots change hands, not counted by a scan). */
+uint32_t snap_count(const struct shm *s, enum snap_table_id t);
+
+/*
+ * Visit every valid entry of table t (for dumps): cb gets the label, age of
+ * the value in ns and value length. Consistent per entry, not across entries.
+ * Pages never touched are skipped without faulting them in.
+ */
+void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
+	       void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg);
+
+#endif

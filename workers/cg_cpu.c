@@ -1,0 +1,521 @@
+/*
+ * CPU figures of one cgroup, read from cgroupfs below a hierarchy root fd.
+ *
+ * As in cg_memory.c, directories are reached one component at a time with
+ * openat() from the root, so no absolute path is built and ".." in a path
+ * cannot climb out of the hierarchy; only our own walk back up from a leaf
+ * we reached this way uses "..". Texts that can be long (a cpuset list or
+ * cpuacct.usage_all on a large host) are read into a growing buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "workers/cg_cpu.h"
+#include "workers/procfs.h"
+
+/* Single-value files: a signed 64-bit number or "max N" and a newline. */
+#define CGC_VALUE_BUF 64
+
+static bool cgc_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Decimal digits only, no sign, no overflow. */
+static int cgc_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d;
+
+		if (!cgc_digit(s[i]))
+			return -EINVAL;
+		d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t cgc_trim(const char *text, size_t len)
+{
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
+	return len;
+}
+
+/* The next whitespace-separated token of [*p, end); false at the end. */
+static bool cgc_token(const char **p, const char *end, const char **tok, size_t *tlen)
+{
+	const char *s = *p;
+
+	while (s < end && (*s == ' ' || *s == '\t' || *s == '\n'))
+		s++;
+	if (s == end)
+		return false;
+	*tok = s;
+	while (s < end && *s != ' ' && *s != '\t' && *s != '\n')
+		s++;
+	*tlen = (size_t)(s - *tok);
+	*p = s;
+	return true;
+}
+
+/*
+ * Read the file name in dirfd with one read(): a single-value file. Returns
+ * the length, -errno, or -EINVAL when it filled the buffer (not a value).
+ */
+static ssize_t cgc_read_small(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd, err;
+
+	do {
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	do {
+		n = read(fd, buf, size);
+	} while (n < 0 && errno == EINTR);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	if ((size_t)n == size)
+		return -EINVAL;
+	return n;
+}
+
+/* Called at each level of a walk, root first; a negative return stops the walk. */
+typedef int (*cgc_visit_fn)(int dirfd, int version, void *arg);
+
+/*
+ * Walk from root_fd down path, calling visit (if any) at each level, root
+ * and leaf included. Returns the leaf's O_PATH fd (the caller closes it) with
+ * *depth the number of components below the root, or -errno.
+ */
+static int cgc_walk(int root_fd, const char *path, int version, cgc_visit_fn visit, void *arg,
+                    unsigned *depth)
+{
+	const char *p = path;
+	int dirfd, ret;
+
+	if (root_fd < 0 || !path || path[0] != '/')
+		return -EINVAL;
+	dirfd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	*depth = 0;
+	for (;;) {
+		char name[NAME_MAX + 1];
+		const char *slash;
+		size_t len;
+		int next;
+
+		if (visit) {
+			ret = visit(dirfd, version, arg);
+			if (ret < 0)
+				goto fail;
+		}
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return dirfd;
+		slash = strchrnul(p, '/');
+		len = (size_t)(slash - p);
+		if (len > NAME_MAX) {
+			ret = -ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		p = slash;
+
+		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			/* A file where a directory should be: no such cgroup either. */
+			ret = errno == ENOTDIR ? -ENOENT : -errno;
+			goto fail;
+		}
+		close(dirfd);
+		dirfd = next;
+		(*depth)++;
+	}
+fail:
+	close(dirfd);
+	return ret;
+}
+
+/*
+ * The cpuset of one level: 1 with *out set when it has a non-empty value,
+ * 0 when it has none (files absent or empty), or -errno.
+ */
+static int cgc_cpuset_level(int dirfd, int version, struct fbuf *b, struct cpuset *out)
+{
+	static const char *const v1_names[] = {"cpuset.cpus", "cpuset.effective_cpus"};
+	static const char *const v2_names[] = {"cpuset.cpus", "cpuset.cpus.effective"};
+	const char *const *names = version == 1 ? v1_names : v2_names;
+
+	for (int i = 0; i < 2; i++) {
+		struct cpuset set;
+		ssize_t n;
+		int ret;
+
+		n = procfs_read(dirfd, names[i], b);
+		if (n == -ENOENT)
+			continue;
+		if (n < 0)
+			return (int)n;
+		ret = cpuset_parse(b->data, (size_t)n, &set);
+		if (ret < 0)
+			return ret;
+		if (cpuset_count(&set) > 0) {
+			*out = set;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int cg_read_cpuset(int root_fd, int version, const char *path, struct cpuset *out)
+{
+	struct fbuf b = {0};
+	unsigned depth;
+	int fd, ret;
+
+	if (!out || (version != 1 && version != 2))
+		return -EINVAL;
+	fd = cgc_walk(root_fd, path, version, NULL, NULL, &depth);
+	if (fd < 0)
+		return fd;
+
+	/* From the leaf up: the nearest level with a value is the one that applies. */
+	for (;;) {
+		int up;
+
+		ret = cgc_cpuset_level(fd, version, &b, out);
+		if (ret != 0)
+			break;
+		if (depth == 0) {
+			ret = -ENODATA;
+			break;
+		}
+		up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up < 0) {
+			ret = -errno;
+			break;
+		}
+		close(fd);
+		fd = up;
+		depth--;
+	}
+	close(fd);
+	free(b.data);
+	return ret < 0 ? ret : 0;
+}
+
+int cg_parse_cpu_max(const char *text, size_t len, uint64_t *quota, uint64_t *period)
+{
+	const char *p = text, *end, *tok;
+	size_t tlen;
+	uint64_t q, per;
+
+	if (!text || !quota || !period)
+		return -EINVAL;
+	end = text + cgc_trim(text, len);
+	if (!cgc_token(&p, end, &tok, &tlen))
+		return -EINVAL;
+	if (tlen == 3 && memcmp(tok, "max", 3) == 0)
+		q = UINT64_MAX;
+	else if (cgc_parse_u64(tok, tlen, &q) < 0)
+		return -EINVAL;
+	if (!cgc_token(&p, end, &tok, &tlen) || cgc_parse_u64(tok, tlen, &per) < 0 || per == 0)
+		return -EINVAL;
+	if (p != end)
+		return -EINVAL;
+	*quota = q;
+	*period = per;
+	return 0;
+}
+
+/* v1 cpu.cfs_quota_us and cpu.cfs_period_us of one level; *quota = UINT64_MAX for none. */
+static int cgc_cfs_v1(int dirfd, uint64_t *quota, uint64_t *period)
+{
+	char buf[CGC_VALUE_BUF];
+	size_t len;
+	ssize_t n;
+
+	n = cgc_read_small(dirfd, "cpu.cfs_quota_us", buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	len = cgc_trim(buf, (size_t)n);
+	if (len > 0 && buf[0] == '-') {
+		/* -1 is "no quota"; the kernel prints no other negative value. */
+		if (cgc_parse_u64(buf + 1, len - 1, quota) < 0)
+			return -EINVAL;
+		*quota = UINT64_MAX;
+	} else if (cgc_parse_u64(buf, len, quota) < 0) {
+		return -EINVAL;
+	}
+
+	n = cgc_read_small(dirfd, "cpu.cfs_period_us", buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (cgc_parse_u64(buf, cgc_trim(buf, (size_t)n), period) < 0 || *period == 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Lower *(unsigned *)arg to this level's quota in CPUs. No files: no quota here. */
+static int cgc_cfs_level(int dirfd, int version, void *arg)
+{
+	unsigned *cpus = arg;
+	uint64_t quota, period, n;
+	int ret;
+
+	if (version == 1) {
+		ret = cgc_cfs_v1(dirfd, &quota, &period);
+	} else {
+		char buf[CGC_VALUE_BUF];
+		ssize_t len = cgc_read_small(dirfd, "cpu.max", buf, sizeof(buf));
+
+		ret = len < 0 ? (int)len : cg_parse_cpu_max(buf, (size_t)len, &quota, &period);
+	}
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	if (quota == UINT64_MAX)
+		return 0;
+
+	/* A quota of 1.5 periods lets the cgroup run on two CPUs at once. */
+	n = quota / period + (quota % period ? 1 : 0);
+	if (n == 0)
+		n = 1;
+	if (n > UINT_MAX)
+		n = UINT_MAX;
+	if (*cpus == 0 || n < *cpus)
+		*cpus = (unsigned)n;
+	return 0;
+}
+
+int cg_read_cfs(int root_fd, int version, const char *path, unsigned *cpus)
+{
+	unsigned depth, n = 0;
+	int fd;
+
+	if (!cpus || (version != 1 && version != 2))
+		return -EINVAL;
+	fd = cgc_walk(root_fd, path, version, cgc_cfs_level, &n, &depth);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	*cpus = n;
+	return 0;
+}
+
+int cg_parse_cpuacct_all(const char *text, size_t len, struct cg_cpuacct *out)
+{
+	static const char header[] = "cpu user system";
+	const char *p = text, *end = text + len;
+	unsigned ncpus = 0;
+
+	if (!text || !out)
+		return -EINVAL;
+	if (len < sizeof(header) - 1 || memcmp(text, header, sizeof(header) - 1) != 0)
+		return -EINVAL;
+	p += sizeof(header) - 1;
+	if (p < end && *p != '\n')
+		return -EINVAL;
+
+	while (p < end) {
+		const char *tok;
+		size_t tlen;
+		uint64_t cpu, user, system;
+
+		if (!cgc_token(&p, end, &tok, &tlen))
+			break;
+		if (cgc_parse_u64(tok, tlen, &cpu) < 0 || cpu >= CPUSET_MAX)
+			return -EINVAL;
+		if (!cgc_token(&p, end, &tok, &tlen) || cgc_parse_u64(tok, tlen, &user) < 0)
+			return -EINVAL;
+		if (!cgc_token(&p, end, &tok, &tlen) || cgc_parse_u64(tok, tlen, &system) < 0)
+			return -EINVAL;
+		if (p < end && *p != '\n')
+			return -EINVAL;
+		/* The kernel lists every possible CPU in order; zero any gap all the same. */
+		for (; ncpus < cpu + 1; ncpus++)
+			out->user_ns[ncpus] = out->system_ns[ncpus] = 0;
+		out->user_ns[cpu] = user;
+		out->system_ns[cpu] = system;
+	}
+	out->ncpus = ncpus;
+	return 0;
+}
+
+/* The user and system ticks of a cpuacct.stat text. */
+static int cgc_parse_cpuacct_stat(const char *text, size_t len, uint64_t *user, uint64_t *system)
+{
+	const char *p = text, *end = text + len;
+	bool have_user = false, have_system = false;
+
+	for (;;) {
+		const char *key, *val;
+		size_t klen, vlen;
+		uint64_t v;
+
+		if (!cgc_token(&p, end, &key, &klen))
+			break;
+		if (!cgc_token(&p, end, &val, &vlen) || cgc_parse_u64(val, vlen, &v) < 0)
+			return -EINVAL;
+		if (klen == 4 && memcmp(key, "user", 4) == 0) {
+			*user = v;
+			have_user = true;
+		} else if (klen == 6 && memcmp(key, "system", 6) == 0) {
+			*system = v;
+			have_system = true;
+		}
+	}
+	return have_user && have_system ? 0 : -EINVAL;
+}
+
+/*
+ * Kernels before 4.7: per-CPU totals only. Split each by the cgroup's overall
+ * user:system ratio, the best the kernel tells us.
+ */
+static int cgc_cpuacct_percpu(int dirfd, struct fbuf *b, struct cg_cpuacct *out)
+{
+	uint64_t user = 0, system = 0;
+	const char *p, *end, *tok;
+	unsigned ncpus = 0;
+	size_t tlen;
+	ssize_t n;
+	int ret;
+
+	n = procfs_read(dirfd, "cpuacct.stat", b);
+	if (n < 0)
+		return (int)n;
+	ret = cgc_parse_cpuacct_stat(b->data, (size_t)n, &user, &system);
+	if (ret < 0)
+		return ret;
+
+	n = procfs_read(dirfd, "cpuacct.usage_percpu", b);
+	if (n < 0)
+		return (int)n;
+	for (p = b->data, end = b->data + n; cgc_token(&p, end, &tok, &tlen); ncpus++) {
+		uint64_t ns, user_ns;
+
+		if (ncpus >= CPUSET_MAX || cgc_parse_u64(tok, tlen, &ns) < 0)
+			return -EINVAL;
+		user_ns =
+		    user + system ? (uint64_t)((unsigned __int128)ns * user / (user + system)) : ns;
+		out->user_ns[ncpus] = user_ns;
+		out->system_ns[ncpus] = ns - user_ns;
+	}
+	out->ncpus = ncpus;
+	return 0;
+}
+
+int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacct *out)
+{
+	char buf[CGC_VALUE_BUF];
+	struct fbuf b = {0};
+	unsigned depth;
+	ssize_t n;
+	int fd, ret;
+
+	if (!out)
+		return -EINVAL;
+	if (version != 1)
+		return -EOPNOTSUPP;
+	fd = cgc_walk(root_fd, path, version, NULL, NULL, &depth);
+	if (fd < 0)
+		return fd;
+
+	n = cgc_read_small(fd, "cpuacct.usage", buf, sizeof(buf));
+	ret = n < 0 ? (int)n : cgc_parse_u64(buf, cgc_trim(buf, (size_t)n), &out->usage_ns);
+	if (ret < 0)
+		goto out;
+
+	n = procfs_read(fd, "cpuacct.usage_all", &b);
+	if (n == -ENOENT)
+		ret = cgc_cpuacct_percpu(fd, &b, out);
+	else if (n < 0)
+		ret = (int)n;
+	else
+		ret = cg_parse_cpuacct_all(b.data, (size_t)n, out);
+out:
+	close(fd);
+	free(b.data);
+	return ret;
+}
+
+int cg_parse_cpu_stat(const char *text, size_t len, struct cg_cpu_stat *out)
+{
+	const char *p = text, *end = text + len;
+	struct cg_cpu_stat s = {0};
+	unsigned seen = 0;
+
+	if (!text || !out)
+		return -EINVAL;
+	for (;;) {
+		const char *key, *val;
+		size_t klen, vlen;
+		uint64_t v;
+
+		if (!cgc_token(&p, end, &key, &klen))
+			break;
+		/* "key value" per line, as the kernel prints every cpu.stat line. */
+		if (!cgc_token(&p, end, &val, &vlen) || cgc_parse_u64(val, vlen, &v) < 0)
+			return -EINVAL;
+		if (klen == 10 && memcmp(key, "usage_usec", 10) == 0) {
+			s.usage_usec = v;
+			seen |= 1;
+		} else if (klen == 9 && memcmp(key, "user_usec", 9) == 0) {
+			s.user_usec = v;
+			seen |= 2;
+		} else if (klen == 11 && memcmp(key, "system_usec", 11) == 0) {
+			s.system_usec = v;
+			seen |= 4;
+		}
+	}
+	if (seen != 7)
+		return -EINVAL;
+	*out = s;
+	return 0;
+}
+
+int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cpu_stat *out)
+{
+	struct fbuf b = {0};
+	unsigned depth;
+	ssize_t n;
+	int fd, ret;
+
+	if (!out)
+		return -EINVAL;
+	if (version != 2)
+		return -EOPNOTSUPP;
+	fd = cgc_walk(root_fd, path, version, NULL, NULL, &depth);
+	if (fd < 0)
+		return fd;
+	n = procfs_read(fd, "cpu.stat", &b);
+	ret = n < 0 ? (int)n : cg_parse_cpu_stat(b.data, (size_t)n, out);
+	close(fd);
+	free(b.data);
+	return ret;
+}

@@ -1,0 +1,327 @@
+/*
+ * Gathering the CPU-shaped files for one request (see files.h): cpuinfo,
+ * stat and the online CPU list. All three start from the same two figures of
+ * the reader's container, the CPUs its cpuset allows and, with --enable-cfs,
+ * its CFS quota in CPUs; stat adds the CPU time it used.
+ *
+ * Host files are read and cgroups resolved in one helper each (cpu_host,
+ * cpu_cgroup), so both can move to a cache in one place.
+ *
+ * A container without a cpuset controller (none mounted, or v2 with no
+ * cpuset anywhere) may use every CPU: its set is "all", and the host's online
+ * CPUs narrow it as each file's host text does.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proc_render/cpu.h"
+#include "shm/log.h"
+#include "workers/cg_cpu.h"
+#include "workers/files.h"
+#include "workers/reader.h"
+#include "workers/worker.h"
+
+#define CPU_ONLINE_PATH "/sys/devices/system/cpu/online"
+
+/* What the three files need to know of the container. */
+struct cpu_view {
+	struct cpuset visible;
+	unsigned cfs_cpus; /* --enable-cfs quota in CPUs; 0: no quota or no --enable-cfs */
+	bool cfs;          /* --enable-cfs */
+};
+
+/* The first few, then one in a thousand: a flood of vanished readers must not flood the log. */
+static void cpu_fallback(const char *file, const char *what, pid_t pid, const char *path, int err)
+{
+	static unsigned long count;
+
+	count++;
+	if (count <= 20 || count % 1000 == 0)
+		log_msg("%s: %s for pid %d%s%s: %s: serving host content (%lu so far)", file, what,
+		        (int)pid, path ? " in " : "", path ? path : "", strerror(-err), count);
+}
+
+/* The host's file at path into w->host. Returns its length or -errno. */
+static ssize_t cpu_host(struct worker_ctx *w, const char *path)
+{
+	ssize_t n = procfs_read(-1, path, &w->host);
+
+	if (n < 0)
+		log_msg("read %s: %s", path, strerror((int)-n));
+	return n;
+}
+
+/* w->host as the content. */
+static int cpu_copy_host(struct worker_ctx *w)
+{
+	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
+		return -ENOMEM;
+	memcpy(w->out.data, w->host.data, w->host.len);
+	w->out.len = w->host.len;
+	return 0;
+}
+
+/* The reader's container cgroup for controller c. */
+static int cpu_cgroup(struct worker_ctx *w, pid_t pid, enum cg_ctrl c, char *path, size_t size)
+{
+	return reader_cgroup(pid, &w->layout, c, path, size);
+}
+
+/* Is controller c mounted where this worker can read it? */
+static bool cpu_ctrl(const struct worker_ctx *w, enum cg_ctrl c)
+{
+	return w->layout.ctrl[c].present && w->root_fd[c] >= 0;
+}
+
+/*
+ * The reader's CPUs and, with --enable-cfs, its quota. Logs and returns
+ * -errno when they cannot be read: the caller serves the host's file.
+ */
+static int cpu_view_of(struct worker_ctx *w, const char *file, pid_t pid, struct cpu_view *v)
+{
+	char path[PATH_MAX];
+	int err;
+
+	cpuset_fill(&v->visible);
+	v->cfs_cpus = 0;
+	v->cfs = w->shm.hdr->config.opts & LX_OPT_CFS;
+
+	if (cpu_ctrl(w, CG_CPUSET)) {
+		err = cpu_cgroup(w, pid, CG_CPUSET, path, sizeof(path));
+		if (err < 0) {
+			cpu_fallback(file, "cpuset cgroup lookup", pid, NULL, err);
+			return err;
+		}
+		err = cg_read_cpuset(w->root_fd[CG_CPUSET], w->layout.ctrl[CG_CPUSET].version, path,
+		                     &v->visible);
+		if (err == -ENODATA) {
+			cpuset_fill(&v->visible);
+		} else if (err < 0) {
+			cpu_fallback(file, "cpuset", pid, path, err);
+			return err;
+		}
+	}
+
+	if (!v->cfs || !cpu_ctrl(w, CG_CPU))
+		return 0;
+	err = cpu_cgroup(w, pid, CG_CPU, path, sizeof(path));
+	if (err < 0) {
+		cpu_fallback(file, "cpu cgroup lookup", pid, NULL, err);
+		return err;
+	}
+	err = cg_read_cfs(w->root_fd[CG_CPU], w->layout.ctrl[CG_CPU].version, path, &v->cfs_cpus);
+	if (err < 0) {
+		cpu_fallback(file, "cfs quota", pid, path, err);
+		return err;
+	}
+	return 0;
+}
+
+typedef ssize_t (*cpu_render_fn)(const struct worker_ctx *w, const void *arg, char *buf,
+                                 size_t size);
+
+/*
+ * Render into w->out, starting with room for first bytes and doubling on
+ * -ENOSPC. Returns 0, -ENOMEM, or the renderer's other -errno.
+ */
+static int cpu_render(struct worker_ctx *w, cpu_render_fn fn, const void *arg, size_t first)
+{
+	ssize_t n;
+
+	if (fbuf_reserve(&w->out, first) < 0)
+		return -ENOMEM;
+	for (;;) {
+		n = fn(w, arg, w->out.data, w->out.cap);
+		if (n != -ENOSPC)
+			break;
+		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
+			return -ENOMEM;
+	}
+	if (n < 0)
+		return (int)n;
+	w->out.len = (size_t)n;
+	return 0;
+}
+
+static ssize_t cpu_render_cpuinfo(const struct worker_ctx *w, const void *arg, char *buf,
+                                  size_t size)
+{
+	const struct cpu_view *v = arg;
+
+	return render_cpuinfo(w->host.data, w->host.len, &v->visible, v->cfs_cpus, buf, size);
+}
+
+int file_cpuinfo(struct worker_ctx *w, pid_t pid)
+{
+	struct cpu_view v;
+	ssize_t n;
+	int err;
+
+	n = cpu_host(w, "/proc/cpuinfo");
+	if (n < 0)
+		return (int)n;
+	if (atomic_load(&w->shm.hdr->config.virt_off))
+		return cpu_copy_host(w);
+	if (cpu_view_of(w, "cpuinfo", pid, &v) < 0)
+		return cpu_copy_host(w);
+
+	/* Filtering only shrinks the text; a last line without newline gets one. */
+	err = cpu_render(w, cpu_render_cpuinfo, &v, w->host.len + 64);
+	if (err == -ENOMEM)
+		return err;
+	if (err < 0) {
+		cpu_fallback("cpuinfo", "render", pid, NULL, err);
+		return cpu_copy_host(w);
+	}
+	return 0;
+}
+
+static ssize_t cpu_render_stat(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
+{
+	return render_stat(w->host.data, w->host.len, arg, buf, size);
+}
+
+/* One per worker: 128 KiB, too large for the stack, and one request at a time. */
+static struct cg_cpuacct *cpu_acct_buf(void)
+{
+	static struct cg_cpuacct *acct;
+
+	if (!acct)
+		acct = malloc(sizeof(*acct));
+	return acct;
+}
+
+/*
+ * The container's CPU time into sv: per CPU from v1 cpuacct, else totals from
+ * v2 cpu.stat, else none (sv shows the host's lines). Logs and returns -errno
+ * when a controller is there but its figures cannot be read.
+ */
+static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
+                        struct cg_cpu_stat *cs)
+{
+	const struct cg_hier *acct_h = &w->layout.ctrl[CG_CPUACCT];
+	const struct cg_hier *cpu_h = &w->layout.ctrl[CG_CPU];
+	struct cg_cpuacct *acct;
+	char path[PATH_MAX];
+	int err;
+
+	if (cpu_ctrl(w, CG_CPUACCT) && acct_h->version == 1) {
+		acct = cpu_acct_buf();
+		if (!acct)
+			return -ENOMEM;
+		err = cpu_cgroup(w, pid, CG_CPUACCT, path, sizeof(path));
+		if (err < 0) {
+			cpu_fallback("stat", "cpuacct cgroup lookup", pid, NULL, err);
+			return err;
+		}
+		err = cg_read_cpuacct(w->root_fd[CG_CPUACCT], 1, path, acct);
+		if (err < 0) {
+			cpu_fallback("stat", "cpuacct usage", pid, path, err);
+			return err;
+		}
+		sv->acct = acct;
+	} else if (cpu_ctrl(w, CG_CPU) && cpu_h->version == 2) {
+		err = cpu_cgroup(w, pid, CG_CPU, path, sizeof(path));
+		if (err < 0) {
+			cpu_fallback("stat", "cpu cgroup lookup", pid, NULL, err);
+			return err;
+		}
+		err = cg_read_cpu_stat_v2(w->root_fd[CG_CPU], 2, path, cs);
+		if (err < 0) {
+			cpu_fallback("stat", "cpu.stat", pid, path, err);
+			return err;
+		}
+		sv->cpu_stat = cs;
+	}
+	return 0;
+}
+
+int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor)
+{
+	struct stat_view sv = {.prev = floor, .next = floor};
+	struct cg_cpu_stat cs;
+	struct cpu_view v;
+	ssize_t n;
+	int err;
+
+	n = cpu_host(w, "/proc/stat");
+	if (n < 0)
+		return (int)n;
+	if (atomic_load(&w->shm.hdr->config.virt_off))
+		return cpu_copy_host(w);
+	if (cpu_view_of(w, "stat", pid, &v) < 0)
+		return cpu_copy_host(w);
+	err = cpu_usage_of(w, pid, &sv, &cs);
+	if (err == -ENOMEM)
+		return err;
+	if (err < 0)
+		return cpu_copy_host(w);
+
+	sv.visible = &v.visible;
+	sv.max_cpus = v.cfs_cpus;
+	/* Figures can grow a line by a few digits; the first doubling covers the rest. */
+	err = cpu_render(w, cpu_render_stat, &sv, w->host.len + 4096);
+	if (err == -ENOMEM)
+		return err;
+	if (err < 0) {
+		cpu_fallback("stat", "render", pid, NULL, err);
+		return cpu_copy_host(w);
+	}
+	return 0;
+}
+
+int file_stat(struct worker_ctx *w, pid_t pid)
+{
+	return file_stat_floor(w, pid, NULL);
+}
+
+struct cpu_online_args {
+	const struct cpuset *visible;
+	unsigned cfs_cpus;
+};
+
+static ssize_t cpu_render_online(const struct worker_ctx *w, const void *arg, char *buf,
+                                 size_t size)
+{
+	const struct cpu_online_args *a = arg;
+
+	return render_cpu_online(a->visible, a->cfs_cpus, buf, size);
+}
+
+int file_cpu_online(struct worker_ctx *w, pid_t pid)
+{
+	struct cpu_online_args a;
+	struct cpuset online;
+	struct cpu_view v;
+	ssize_t n;
+	int err;
+
+	n = cpu_host(w, CPU_ONLINE_PATH);
+	if (n < 0)
+		return (int)n;
+	if (atomic_load(&w->shm.hdr->config.virt_off))
+		return cpu_copy_host(w);
+	if (cpu_view_of(w, "cpu/online", pid, &v) < 0)
+		return cpu_copy_host(w);
+	err = cpuset_parse(w->host.data, w->host.len, &online);
+	if (err < 0) {
+		cpu_fallback("cpu/online", "parse " CPU_ONLINE_PATH, pid, NULL, err);
+		return cpu_copy_host(w);
+	}
+
+	/* A v2 cpuset.cpus may name CPUs that are offline; this file lists online ones. */
+	cpuset_and(&v.visible, &online);
+	a.visible = &v.visible;
+	/* --enable-cfs renumbers even without a quota, as cpuinfo and stat do. */
+	a.cfs_cpus = v.cfs ? (v.cfs_cpus ? v.cfs_cpus : cpuset_count(&v.visible)) : 0;
+	err = cpu_render(w, cpu_render_online, &a, 4096);
+	if (err == -ENOMEM)
+		return err;
+	if (err < 0) {
+		cpu_fallback("cpu/online", "render", pid, NULL, err);
+		return cpu_copy_host(w);
+	}
+	return 0;
+}

@@ -1,0 +1,496 @@
+/*
+ * Gathering the smaller files for one request (see files_misc.h): find the
+ * reader's container, read its cgroup files, render, or serve the host's file
+ * when any of that fails.
+ *
+ * Host files are read into w->host and cgroups resolved with reader_cgroup(),
+ * each in one helper below (misc_host, misc_cgroup), so that both can move to
+ * a cache in one place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proc_render/misc.h"
+#include "shm/log.h"
+#include "workers/cg_misc.h"
+#include "workers/files_misc.h"
+#include "workers/reader.h"
+#include "workers/worker.h"
+
+/* Devices diskstats will track in one cgroup; io.stat lists only those used. */
+#define MISC_DEVS_FIRST 64
+#define MISC_DEVS_MAX   65536
+/* No file rendered here comes near this; a renderer still asking for more is broken. */
+#define MISC_OUT_MAX (64u << 20)
+
+/* The first few, then one in a thousand: a flood of vanished readers must not flood the log. */
+static void misc_fallback(const char *file, const char *what, pid_t pid, const char *path, int err)
+{
+	static unsigned long count;
+
+	count++;
+	if (count <= 20 || count % 1000 == 0)
+		log_msg("%s: %s for pid %d%s%s: %s: serving host content (%lu so far)", file, what,
+		        (int)pid, path ? " in " : "", path ? path : "", strerror(-err), count);
+}
+
+static bool misc_virt_off(struct worker_ctx *w)
+{
+	return atomic_load(&w->shm.hdr->config.virt_off);
+}
+
+/* The host's file at path into w->host. Returns its length or -errno. */
+static ssize_t misc_host(struct worker_ctx *w, const char *path)
+{
+	ssize_t n = procfs_read(-1, path, &w->host);
+
+	if (n < 0)
+		log_msg("read %s: %s", path, strerror((int)-n));
+	return n;
+}
+
+/* w->host as the content. */
+static int misc_copy_host(struct worker_ctx *w)
+{
+	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
+		return -ENOMEM;
+	memcpy(w->out.data, w->host.data, w->host.len);
+	w->out.len = w->host.len;
+	return 0;
+}
+
+static int misc_serve_host(struct worker_ctx *w, const char *path)
+{
+	ssize_t n = misc_host(w, path);
+
+	if (n < 0)
+		return (int)n;
+	return misc_copy_host(w);
+}
+
+/* The reader's container cgroup for controller c. */
+static int misc_cgroup(struct worker_ctx *w, pid_t pid, enum cg_ctrl c, char *path, size_t size)
+{
+	return reader_cgroup(pid, &w->layout, c, path, size);
+}
+
+/* Can controller c be read at all (present in the layout, its root open)? */
+static bool misc_ctrl_usable(struct worker_ctx *w, enum cg_ctrl c)
+{
+	return w->layout.ctrl[c].present && w->root_fd[c] >= 0;
+}
+
+typedef ssize_t (*misc_render_fn)(const void *arg, char *buf, size_t size);
+
+/* Render into w->out, starting with hint bytes and doubling on -ENOSPC. */
+static int misc_render(struct worker_ctx *w, misc_render_fn fn, const void *arg, size_t hint)
+{
+	ssize_t n;
+
+	if (fbuf_reserve(&w->out, hint ? hint : 1) < 0)
+		return -ENOMEM;
+	for (;;) {
+		n = fn(arg, w->out.data, w->out.cap);
+		if (n != -ENOSPC)
+			break;
+		if (w->out.cap >= MISC_OUT_MAX)
+			return -EFBIG;
+		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
+			return -ENOMEM;
+	}
+	if (n < 0)
+		return (int)n;
+	w->out.len = (size_t)n;
+	return 0;
+}
+
+static bool same_ns(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+static int proc_dir_open(pid_t pid)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	return fd;
+}
+
+/*
+ * Open /proc/<init> of the reader's pid namespace. *host is set when the
+ * reader lives in our own (the host's) namespace; the fd is then the
+ * reader's own. The init is checked to be in the reader's namespace through
+ * the fd we return, so a pid reused after the init exited is never read.
+ */
+static int misc_init_open(pid_t pid, bool *host)
+{
+	struct stat self, rd, in;
+	pid_t init;
+	int rfd, pfd, err;
+
+	if (stat("/proc/self/ns/pid", &self) < 0)
+		return -errno;
+	rfd = proc_dir_open(pid);
+	if (rfd < 0)
+		return rfd;
+	if (fstatat(rfd, "ns/pid", &rd, 0) < 0) {
+		err = errno == ENOENT ? -ESRCH : -errno;
+		close(rfd);
+		return err;
+	}
+	if (same_ns(&rd, &self)) {
+		*host = true;
+		return rfd;
+	}
+	close(rfd);
+
+	err = reader_ns_init(pid, &init);
+	if (err < 0)
+		return err;
+	pfd = proc_dir_open(init);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, "ns/pid", &in, 0) < 0 || !same_ns(&in, &rd)) {
+		close(pfd);
+		return -ESRCH;
+	}
+	*host = false;
+	return pfd;
+}
+
+/* Start time of the process at pfd, in clock ticks after boot: field 22 of stat. */
+static int misc_start_ticks(int pfd, uint64_t *ticks)
+{
+	char buf[2048]; /* 52 fields of at most 20 digits and a 64-byte comm */
+	const char *p;
+	uint64_t v = 0;
+	ssize_t n;
+	int fd;
+
+	fd = openat(pfd, "stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	do {
+		n = read(fd, buf, sizeof(buf) - 1);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n <= 0)
+		return n == 0 ? -ESRCH : (int)n;
+	buf[n] = '\0';
+
+	/* comm (field 2) may hold blanks and ')': the fields resume after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3; field < 22; field++) {
+		while (*p == ' ')
+			p++;
+		while (*p && *p != ' ')
+			p++;
+	}
+	while (*p == ' ')
+		p++;
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*ticks = v;
+	return 0;
+}
+
+struct uptime_args {
+	double age, idle;
+};
+
+static ssize_t uptime_render(const void *arg, char *buf, size_t size)
+{
+	const struct uptime_args *a = arg;
+
+	return render_uptime(a->age, a->idle, buf, size);
+}
+
+int file_uptime(struct worker_ctx *w, pid_t pid)
+{
+	const struct cg_hier *h = &w->layout.ctrl[CG_CPUACCT];
+	struct uptime_args a;
+	char path[PATH_MAX];
+	uint64_t start = 0, busy_ns = 0;
+	struct timespec now;
+	bool host = false;
+	long hz;
+	ssize_t n;
+	int pfd, err;
+
+	n = misc_host(w, "/proc/uptime");
+	if (n < 0)
+		return (int)n;
+	if (misc_virt_off(w))
+		return misc_copy_host(w);
+
+	pfd = misc_init_open(pid, &host);
+	if (pfd < 0) {
+		misc_fallback("uptime", "pid namespace init", pid, NULL, pfd);
+		return misc_copy_host(w);
+	}
+	if (host) {
+		/* the host's own init is the host: its uptime is the real one */
+		close(pfd);
+		return misc_copy_host(w);
+	}
+	err = misc_start_ticks(pfd, &start);
+	close(pfd);
+	if (err < 0) {
+		misc_fallback("uptime", "init start time", pid, NULL, err);
+		return misc_copy_host(w);
+	}
+	hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) < 0) {
+		misc_fallback("uptime", "clock", pid, NULL, -EINVAL);
+		return misc_copy_host(w);
+	}
+
+	if (misc_ctrl_usable(w, CG_CPUACCT)) {
+		err = misc_cgroup(w, pid, CG_CPUACCT, path, sizeof(path));
+		if (err == 0)
+			err = cg_read_cpu_usage(w->root_fd[CG_CPUACCT], h->version, path, &busy_ns);
+		if (err < 0) {
+			misc_fallback("uptime", "cpu usage", pid, NULL, err);
+			return misc_copy_host(w);
+		}
+	}
+
+	a.age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - (double)start / (double)hz;
+	a.idle = a.age - (double)busy_ns / 1e9;
+	return misc_render(w, uptime_render, &a, 64);
+}
+
+struct swaps_args {
+	uint64_t total_kb, used_kb;
+};
+
+static ssize_t swaps_render(const void *arg, char *buf, size_t size)
+{
+	const struct swaps_args *a = arg;
+
+	return render_swaps(a->total_kb, a->used_kb, buf, size);
+}
+
+int file_swaps(struct worker_ctx *w, pid_t pid)
+{
+	const struct cg_hier *h = &w->layout.ctrl[CG_MEMORY];
+	struct swaps_args a;
+	struct cg_memory mem;
+	char path[PATH_MAX];
+	ssize_t n;
+	int err;
+
+	if (misc_virt_off(w) || !misc_ctrl_usable(w, CG_MEMORY))
+		return misc_serve_host(w, "/proc/swaps");
+
+	err = misc_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
+	if (err < 0) {
+		misc_fallback("swaps", "memory cgroup lookup", pid, NULL, err);
+		return misc_serve_host(w, "/proc/swaps");
+	}
+	err = cg_read_memory(w->root_fd[CG_MEMORY], h->version, path, &mem);
+	if (err < 0) {
+		misc_fallback("swaps", "memory values", pid, path, err);
+		return misc_serve_host(w, "/proc/swaps");
+	}
+	/* the host's SwapTotal and MemTotal bound the container's, as in meminfo */
+	n = misc_host(w, "/proc/meminfo");
+	if (n < 0)
+		return (int)n;
+	meminfo_swap_figures(w->host.data, w->host.len, &mem, &w->opts, &a.total_kb, &a.used_kb);
+	return misc_render(w, swaps_render, &a, 256);
+}
+
+struct diskstats_args {
+	const char *host;
+	size_t len;
+	const struct io_dev_stats *devs;
+	size_t ndevs;
+};
+
+static ssize_t diskstats_render(const void *arg, char *buf, size_t size)
+{
+	const struct diskstats_args *a = arg;
+
+	return render_diskstats(a->host, a->len, a->devs, a->ndevs, buf, size);
+}
+
+/* The cgroup's devices into a malloc'd *devs, grown until they all fit. */
+static int misc_read_io(struct worker_ctx *w, const char *path, struct io_dev_stats **devs,
+                        size_t *ndevs)
+{
+	const struct cg_hier *h = &w->layout.ctrl[CG_BLKIO];
+	size_t max = MISC_DEVS_FIRST;
+	int err;
+
+	for (;;) {
+		struct io_dev_stats *d = calloc(max, sizeof(*d));
+
+		if (!d)
+			return -ENOMEM;
+		err = cg_read_io(w->root_fd[CG_BLKIO], h->version, path, d, max, ndevs);
+		if (err == 0) {
+			*devs = d;
+			return 0;
+		}
+		free(d);
+		if (err != -ENOSPC || max >= MISC_DEVS_MAX)
+			return err;
+		max *= 2;
+	}
+}
+
+int file_diskstats(struct worker_ctx *w, pid_t pid)
+{
+	struct diskstats_args a;
+	struct io_dev_stats *devs = NULL;
+	char path[PATH_MAX];
+	size_t ndevs = 0;
+	ssize_t n;
+	int err;
+
+	n = misc_host(w, "/proc/diskstats");
+	if (n < 0)
+		return (int)n;
+	if (misc_virt_off(w) || !misc_ctrl_usable(w, CG_BLKIO))
+		return misc_copy_host(w);
+
+	err = misc_cgroup(w, pid, CG_BLKIO, path, sizeof(path));
+	if (err < 0) {
+		misc_fallback("diskstats", "blkio cgroup lookup", pid, NULL, err);
+		return misc_copy_host(w);
+	}
+	/*
+	 * The root cgroup is the whole host, and the host's own file says it
+	 * best: v1 keeps no throttle statistics for the root, and v2's root
+	 * io.stat is derived from the same disk counters.
+	 */
+	if (strcmp(path, "/") == 0)
+		return misc_copy_host(w);
+	err = misc_read_io(w, path, &devs, &ndevs);
+	if (err < 0) {
+		/* -EOPNOTSUPP: no io accounting for this cgroup; upstream shows the host too */
+		misc_fallback("diskstats", "io values", pid, path, err);
+		return misc_copy_host(w);
+	}
+	a = (struct diskstats_args){w->host.data, w->host.len, devs, ndevs};
+	err = misc_render(w, diskstats_render, &a, w->host.len + 1);
+	free(devs);
+	return err;
+}
+
+/* A slabinfo text, not the empty file kernels since 5.9 leave in each memcg. */
+static bool is_slabinfo(const char *text, size_t len)
+{
+	static const char head[] = "slabinfo - version:";
+
+	return len >= sizeof(head) - 1 && memcmp(text, head, sizeof(head) - 1) == 0;
+}
+
+int file_slabinfo(struct worker_ctx *w, pid_t pid)
+{
+	const struct cg_hier *h = &w->layout.ctrl[CG_MEMORY];
+	char path[PATH_MAX];
+	ssize_t n;
+	int err;
+
+	/* v2 has no per-cgroup slabinfo */
+	if (misc_virt_off(w) || !misc_ctrl_usable(w, CG_MEMORY) || h->version != 1)
+		return misc_serve_host(w, "/proc/slabinfo");
+
+	err = misc_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
+	if (err < 0) {
+		misc_fallback("slabinfo", "memory cgroup lookup", pid, NULL, err);
+		return misc_serve_host(w, "/proc/slabinfo");
+	}
+	n = cg_read_file(w->root_fd[CG_MEMORY], path, "memory.kmem.slabinfo", &w->host);
+	if (n >= 0 && is_slabinfo(w->host.data, (size_t)n))
+		return misc_copy_host(w);
+	/* no kmem accounting, or a kernel that no longer fills it: the host's is all there is */
+	if (n < 0 && n != -ENOENT && n != -EOPNOTSUPP && n != -EIO)
+		misc_fallback("slabinfo", "memory.kmem.slabinfo", pid, path, (int)n);
+	return misc_serve_host(w, "/proc/slabinfo");
+}
+
+/* The reader's cgroup in the unified hierarchy (its "0::" line), into path. */
+static int misc_unified_cgroup(struct worker_ctx *w, pid_t pid, char *path, size_t size)
+{
+	struct fbuf text = {0};
+	bool host = false;
+	ssize_t n;
+	int pfd;
+
+	pfd = misc_init_open(pid, &host);
+	if (pfd < 0)
+		return pfd;
+	n = procfs_read(pfd, "cgroup", &text);
+	close(pfd);
+	if (n == 0)
+		n = -ESRCH; /* an exiting task reads empty */
+	if (n > 0)
+		n = cg_path_parse(text.data, (size_t)n, &w->layout.unified, CG_CPU, path, size);
+	free(text.data);
+	return (int)n;
+}
+
+int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
+{
+	char host_path[32], name[32], path[PATH_MAX];
+	ssize_t n;
+	int root, err;
+
+	if (!which ||
+	    (strcmp(which, "cpu") != 0 && strcmp(which, "io") != 0 && strcmp(which, "memory") != 0))
+		return -EINVAL;
+	snprintf(host_path, sizeof(host_path), "/proc/pressure/%s", which);
+	snprintf(name, sizeof(name), "%s.pressure", which);
+
+	if (misc_virt_off(w) || !w->layout.unified.present)
+		return misc_serve_host(w, host_path);
+
+	err = misc_unified_cgroup(w, pid, path, sizeof(path));
+	if (err < 0) {
+		misc_fallback("pressure", "unified cgroup lookup", pid, NULL, err);
+		return misc_serve_host(w, host_path);
+	}
+	/* On a hybrid host no controller's root is the unified mount: open it here. */
+	root = open(w->layout.unified.mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0) {
+		misc_fallback("pressure", "open unified mount", pid, NULL, -errno);
+		return misc_serve_host(w, host_path);
+	}
+	n = cg_read_file(root, path, name, &w->host);
+	close(root);
+	if (n > 0)
+		return misc_copy_host(w);
+	/* a kernel without PSI per cgroup, or cgroup.pressure 0, has no file to show */
+	if (n < 0 && n != -ENOENT && n != -EOPNOTSUPP)
+		misc_fallback("pressure", name, pid, path, (int)n);
+	return misc_serve_host(w, host_path);
+}
+
+int file_loadavg_host(struct worker_ctx *w, pid_t pid)
+{
+	return misc_serve_host(w, "/proc/loadavg");
+}

@@ -1,0 +1,30 @@
+/*
+ * The files a worker renders, one gather-and-render function each, called from
+ * the request switch in serve.c. Each reads the host's file into w->host,
+ * finds the reader's container, leaves the content in w->out and returns 0,
+ * or a -errno for the reader when not even the host's file could be served.
+ * When the container cannot be resolved or its cgroup files cannot be read,
+ * the host's file is served and the reason logged (rate-limited); while
+ * virtualization is off (SIGUSR2) the host's file is served.
+ */
+#ifndef LXCFS_FILES_H
+#define LXCFS_FILES_H
+
+#include <sys/types.h>
+
+struct worker_ctx;
+struct stat_floor;
+
+/* /proc/cpuinfo: the host's blocks of the container's CPUs, renumbered; --enable-cfs caps them. */
+int file_cpuinfo(struct worker_ctx *w, pid_t pid);
+
+/* /proc/stat: the container's CPUs and CPU time, without a never-backwards floor. */
+int file_stat(struct worker_ctx *w, pid_t pid);
+
+/* /proc/stat clamped to floor (the container's last figures, NULL: none), updated in place. */
+int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor);
+
+/* /sys/devices/system/cpu/online: the container's online CPUs as a list; --enable-cfs renumbers. */
+int file_cpu_online(struct worker_ctx *w, pid_t pid);
+
+#endif

@@ -1,0 +1,171 @@
+/*
+ * Reader identity via the snapshot tables (see ident.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shm/log.h"
+#include "workers/ident.h"
+#include "workers/reader.h"
+#include "workers/worker.h"
+
+/* Keys: what makes a process itself, not just its pid. */
+struct proc_key {
+	int32_t pid;
+	uint32_t pad;
+	uint64_t ino;
+	int64_t ctime_ns;
+};
+
+/* SNAP_PID value: the init of the reader's pid namespace. */
+struct pid_value {
+	struct proc_key init;
+};
+
+_Static_assert(sizeof(struct pid_value) <= SNAP_PID_VALUE, "pid value outgrew its table");
+_Static_assert(sizeof(struct cont_paths) <= SNAP_CONT_VALUE, "paths outgrew their table");
+
+/* The key of the process whose /proc directory is path (relative to dirfd; "" for dirfd itself). */
+static int proc_key_of(int dirfd, const char *path, pid_t pid, struct proc_key *k)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, path, &st, path[0] ? 0 : AT_EMPTY_PATH) < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	memset(k, 0, sizeof(*k));
+	k->pid = pid;
+	k->ino = st.st_ino;
+	k->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	return 0;
+}
+
+struct pid_fill {
+	pid_t pid;
+};
+
+static int fill_pid(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct pid_fill *f = ctx;
+	struct pid_value v;
+	pid_t init;
+	int pfd, err;
+
+	pfd = reader_init_open(f->pid, &init);
+	if (pfd < 0)
+		return pfd;
+	err = proc_key_of(pfd, "", init, &v.init);
+	close(pfd);
+	if (err < 0)
+		return err;
+	if (size < sizeof(v))
+		return -ENOSPC;
+	memcpy(value, &v, sizeof(v));
+	*len = sizeof(v);
+	return 0;
+}
+
+struct cont_fill {
+	struct worker_ctx *w;
+	const struct proc_key *init;
+};
+
+static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct cont_fill *f = ctx;
+	const struct cg_layout *l = &f->w->layout;
+	struct cont_paths *p = value;
+	struct proc_key now;
+	char path[32], text[16384];
+	ssize_t n;
+	int pfd, fd, err;
+
+	if (size < sizeof(*p))
+		return -ENOSPC;
+	snprintf(path, sizeof(path), "/proc/%d", f->init->pid);
+	pfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/* Through this fd we read the very process the key names, or nothing. */
+	err = proc_key_of(pfd, "", f->init->pid, &now);
+	if (err == 0 && (now.ino != f->init->ino || now.ctime_ns != f->init->ctime_ns))
+		err = -ESRCH;
+	if (err < 0) {
+		close(pfd);
+		return err;
+	}
+	fd = openat(pfd, "cgroup", O_RDONLY | O_CLOEXEC);
+	close(pfd);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -ESRCH; /* an exiting task reads empty */
+	text[n] = '\0';
+
+	memset(p, 0, sizeof(*p));
+	for (int c = 0; c <= CG_NCTRL; c++) {
+		const struct cg_hier *h = c == IDENT_UNIFIED ? &l->unified : &l->ctrl[c];
+
+		if (!h->present)
+			continue;
+		err = cg_path_parse(text, (size_t)n, h, c == IDENT_UNIFIED ? CG_MEMORY : c,
+				    p->path[c], sizeof(p->path[c]));
+		if (err == -ENAMETOOLONG) {
+			p->path[c][0] = IDENT_TOO_LONG;
+			p->path[c][1] = '\0';
+		} else if (err < 0) {
+			if (err != -ENOENT)
+				log_debug("cgroup of pid %d for %s: %s", f->init->pid,
+					  c == IDENT_UNIFIED ? "unified" : cg_ctrl_name(c),
+					  strerror(-err));
+			p->path[c][0] = '\0';
+		}
+	}
+	*len = sizeof(*p);
+	return 0;
+}
+
+int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
+{
+	uint64_t ttl = worker_ttl_ns(w);
+	struct proc_key key;
+	struct pid_value pv;
+	struct snap_key sk;
+	char path[32], label[64];
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	err = proc_key_of(AT_FDCWD, path, pid, &key);
+	if (err < 0)
+		return err;
+
+	/* A process never leaves its pid namespace: its entry lives as long as it does. */
+	snap_hash(&key, sizeof(key), &sk);
+	snprintf(label, sizeof(label), "pid %d", pid);
+	err = snap_get(&w->shm, SNAP_PID, &sk, label, ttl ? UINT64_MAX : 0, fill_pid,
+		       &(struct pid_fill){.pid = pid}, &pv, sizeof(pv), &len, &w->who);
+	if (err < 0)
+		return err;
+	if (len != sizeof(pv))
+		return -EIO;
+
+	snap_hash(&pv.init, sizeof(pv.init), &sk);
+	snprintf(label, sizeof(label), "init %d", pv.init.pid);
+	err = snap_get(&w->shm, SNAP_CONT, &sk, label, ttl, fill_cont,
+		       &(struct cont_fill){.w = w, .init = &pv.init}, out, sizeof(*out), &len,
+		       &w->who);
+	if (err < 0)
+		return err;
+	if (len != sizeof(*out))
+		return -EIO;
+	/* Values in shm are untrusted: every path must end inside its buffer. */
+	for (int c = 0; c <= CG_NCTRL; c++)
+		out->path[c][IDENT_PATH_MAX] = '\0';
+	return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * Reader identity through the shared identity cache: the reader's pid to the
+ * init of its pid namespace (cached for as long as that very process lives),
+ * and that init to its cgroup paths (cached for the freshness bound, since a
+ * container's init can be moved).
+ *
+ * A pid is identified with the inode number and ctime of its /proc/<pid>
+ * directory, which procfs creates anew for each process: a reused pid never
+ * matches an entry of the process that had it before. One stat() checks it.
+ */
+#ifndef LXCFS_IDENT_H
+#define LXCFS_IDENT_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#include "workers/cgroup.h"
+
+#define IDENT_PATH_MAX 255
+#define IDENT_UNIFIED  CG_NCTRL /* index of the unified (0::) path */
+/* A path longer than the cache holds: the caller resolves it live (reader_cgroup). */
+#define IDENT_TOO_LONG '\1'
+
+/* A container's cgroup per controller, and in the unified hierarchy. */
+struct cont_paths {
+	char path[CG_NCTRL + 1][IDENT_PATH_MAX + 1]; /* "" where absent */
+};
+
+struct worker_ctx;
+
+/* The container paths of reader pid. Returns 0, -ESRCH (gone), or -errno. */
+int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out);
+
+#endif

@@ -1,0 +1,115 @@
+/*
+ * The worker's side of the shared snapshot: host files, reader cgroups and
+ * cgroup values, each read from cgroupfs or /proc only when the shared copy
+ * is older than the freshness bound.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "workers/ident.h"
+#include "workers/reader.h"
+#include "workers/snapshot.h"
+#include "workers/worker.h"
+
+_Static_assert(sizeof(struct cg_memory) <= SNAP_MEM_VALUE, "cg_memory outgrew its table");
+
+struct host_fill {
+	const char *path;
+	struct fbuf scratch;
+};
+
+static int fill_host(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct host_fill *f = ctx;
+	ssize_t n = procfs_read(-1, f->path, &f->scratch);
+
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n > size)
+		return -EFBIG;
+	memcpy(value, f->scratch.data, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+ssize_t worker_host_file(struct worker_ctx *w, const char *path)
+{
+	static struct host_fill f; /* its scratch buffer is kept between calls */
+	size_t room = w->shm.hdr->host_size, len = 0;
+	struct snap_key key;
+	int err;
+
+	if (fbuf_reserve(&w->host, room + 1) < 0)
+		return -ENOMEM;
+	f.path = path;
+	snap_hash(path, strlen(path), &key);
+	err = snap_get(&w->shm, SNAP_HOST, &key, path, worker_ttl_ns(w), fill_host, &f,
+		       w->host.data, room, &len, &w->who);
+	if (err < 0)
+		return err;
+	w->host.len = len;
+	w->host.data[len] = '\0';
+	return (ssize_t)len;
+}
+
+int worker_reader_cgroup(struct worker_ctx *w, pid_t pid, int c, char *out, size_t size)
+{
+	struct cont_paths paths;
+	const char *p;
+	int err;
+
+	err = ident_resolve(w, pid, &paths);
+	if (err < 0)
+		return err;
+	p = paths.path[c];
+	if (p[0] == IDENT_TOO_LONG && c < CG_NCTRL)
+		return reader_cgroup(pid, &w->layout, (enum cg_ctrl)c, out, size);
+	if (p[0] != '/')
+		return -ENOENT;
+	if (strlen(p) >= size)
+		return -ENAMETOOLONG;
+	strcpy(out, p);
+	return 0;
+}
+
+struct mem_fill {
+	int root_fd;
+	int version;
+	const char *path;
+};
+
+static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct mem_fill *f = ctx;
+	struct cg_memory m;
+	int err;
+
+	err = cg_read_memory(f->root_fd, f->version, f->path, &m);
+	if (err < 0)
+		return err;
+	if (size < sizeof(m))
+		return -ENOSPC;
+	memcpy(value, &m, sizeof(m));
+	*len = sizeof(m);
+	return 0;
+}
+
+int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
+{
+	const struct cg_hier *h = &w->layout.ctrl[CG_MEMORY];
+	struct mem_fill f = {w->root_fd[CG_MEMORY], h->version, path};
+	char label[64];
+	struct snap_key key;
+	size_t len = 0;
+	int err;
+
+	snap_hash(path, strlen(path), &key);
+	key.h2 ^= (uint64_t)h->version; /* the same path in two hierarchies is two cgroups */
+	snprintf(label, sizeof(label), "memory %s", path);
+	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_memory, &f, out,
+		       sizeof(*out), &len, &w->who);
+	if (err < 0)
+		return err;
+	return len == sizeof(*out) ? 0 : -EIO;
+}
