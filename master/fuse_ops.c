@@ -341,6 +341,8 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 	ssize_t len = 0;
 	int fd;
 
+	if (req->op != LX_OP_READ)
+		return; /* nobody waits for a sample */
 	m->fallbacks++;
 	for (uint64_t ino = 1; (n = tree_get(ino)) != NULL; ino++)
 		if (n->file == req->file)

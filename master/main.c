@@ -29,7 +29,16 @@
 #define NCHUNKS   16384 /* 64 MiB of open-file content, touched only as used */
 #define HOST_FILE_MAX (2u << 20) /* a 1024-CPU host's cpuinfo */
 #define TICK_NS   50000000L
+#define LOADAVG_PERIOD_NS (5ULL * 1000000000ULL) /* the kernel's LOAD_FREQ */
 #define READ_BUF  (1 << 20) /* >= the kernel's minimum plus max_write */
+
+/* CPUs the host can bring online: /proc/stat has at most one line for each. */
+static uint32_t host_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	return n < 1 ? 1 : n > 8192 ? 8192 : (uint32_t)n;
+}
 
 uint64_t now_ns(void)
 {
@@ -148,17 +157,38 @@ static int setup_fds(struct master *m)
 	return 0;
 }
 
+/*
+ * -l: every 5 s one worker samples the load of the containers read recently.
+ * Returns the epoll timeout until the next sample (-1: none due).
+ */
+static int loadavg_clock(struct master *m, uint64_t *next)
+{
+	uint64_t now = now_ns();
+	struct lx_req req = {.op = LX_OP_SAMPLE, .file = LX_FILE_LOADAVG};
+
+	if (!m->cli->loadavg)
+		return -1;
+	if (now >= *next) {
+		req.t_dispatch_ns = now;
+		pool_dispatch(m->pool, &req);
+		*next = now + LOADAVG_PERIOD_NS;
+	}
+	return (int)((*next - now) / 1000000ULL) + 1;
+}
+
 static void loop(struct master *m)
 {
 	struct epoll_event evs[64];
 	char *buf = malloc(READ_BUF);
+	uint64_t next_sample = now_ns() + LOADAVG_PERIOD_NS;
+	int timeout = -1;
 
 	if (!buf) {
 		log_msg("malloc of the request buffer failed");
 		return;
 	}
 	while (!m->stopping) {
-		int n = epoll_wait(m->epfd, evs, 64, -1);
+		int n = epoll_wait(m->epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR) {
 			log_msg("epoll_wait: %s", strerror(errno));
@@ -197,6 +227,7 @@ static void loop(struct master *m)
 		}
 		/* Deadlines and restarts need a clock only while there is work. */
 		arm_timer(m, pool_tick(m->pool) | control_tick(m));
+		timeout = loadavg_clock(m, &next_sample);
 	}
 	free(buf);
 }
@@ -243,7 +274,8 @@ int main(int argc, char **argv)
 						    .nchunks = NCHUNKS,
 						    .max_cgroups = cli.max_cgroups,
 						    .max_pids = cli.max_pids,
-						    .host_size = HOST_FILE_MAX});
+						    .host_size = HOST_FILE_MAX,
+						    .host_cpus = host_cpus()});
 	if (rc < 0) {
 		log_msg("shared memory: %s", strerror(-rc));
 		goto out_pidfile;

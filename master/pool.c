@@ -161,7 +161,9 @@ static void harvest(struct pool *p, struct worker *w)
 			break;
 		j = &w->inflight[c.seq % SHM_RING_SLOTS];
 		if (j->used && j->req.seq == c.seq) {
-			stats_note(j->req.file, c.done_ns - j->req.t_dispatch_ns, c.error, 0);
+			if (j->req.op == LX_OP_READ)
+				stats_note(j->req.file, c.done_ns - j->req.t_dispatch_ns, c.error,
+					   0);
 			j->used = false;
 			w->ninflight--;
 		}
@@ -254,7 +256,10 @@ static void give(struct pool *p, struct job *j)
 	struct worker *w;
 
 	if (j->attempts >= MAX_ATTEMPTS) {
-		fuse_fallback_read(p->m, &j->req, "workers died on it");
+		if (j->req.op == LX_OP_READ)
+			fuse_fallback_read(p->m, &j->req, "workers died on it");
+		else
+			log_msg("load sample dropped: workers died on it");
 		return;
 	}
 	w = pick(p);
@@ -426,7 +431,9 @@ bool pool_tick(struct pool *p)
 			for (int s = 0; s < SHM_RING_SLOTS && w->ninflight; s++) {
 				struct job *j = &w->inflight[s];
 
-				if (!j->used || now - j->pushed_ns < timeout || w->killed)
+				/* A load sample visits many cgroups: it gets a longer bound. */
+				if (!j->used || w->killed ||
+				    now - j->pushed_ns < (j->req.op == LX_OP_READ ? timeout : 10 * timeout))
 					continue;
 				w->killed = true;
 				log_msg("worker %d (pid %d, %s) did not answer request %llu in %u ms: "

@@ -315,6 +315,15 @@ static void view_kernel(struct meminfo_view *v, const struct cg_memory *cg,
 		view_set(v, MI_SLAB, cg->slab / 1024);
 		view_set(v, MI_SRECLAIMABLE, cg->slab_reclaimable / 1024);
 		view_set(v, MI_SUNRECLAIM, cg->slab_unreclaimable / 1024);
+	} else {
+		/*
+		 * v1 has no per-cgroup slab figures. The host's would put the whole
+		 * host's reclaimable slab into free(1)'s buff/cache, which can exceed
+		 * the container's MemTotal; upstream shows 0 here too.
+		 */
+		view_set(v, MI_SLAB, 0);
+		view_set(v, MI_SRECLAIMABLE, 0);
+		view_set(v, MI_SUNRECLAIM, 0);
 	}
 	if (opts->zswap_off) {
 		view_set(v, MI_ZSWAP, 0);

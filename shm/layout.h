@@ -38,7 +38,8 @@
 #define SNAP_PID_VALUE  32
 #define SNAP_CONT_VALUE 1536
 #define SNAP_MEM_VALUE  512
-#define SNAP_HOST_ENTRIES 16
+#define SNAP_LOAD_VALUE 512
+#define SNAP_HOST_ENTRIES 32
 #define SHM_RING_SLOTS  256 /* per ring, a power of two */
 #define SHM_CHUNK_SIZE  4096
 
@@ -121,7 +122,7 @@ struct shm_header {
 	uint32_t max_cgroups;
 	uint32_t max_pids;
 	uint32_t host_size;
-	uint32_t pad2;
+	uint32_t host_cpus; /* CPUs the host can have (sizes the stat floors) */
 
 	struct shm_config config;
 
@@ -155,7 +156,12 @@ struct shm_sizes {
 	uint32_t max_cgroups; /* containers and cgroups in the snapshot */
 	uint32_t max_pids;    /* readers in the identity cache */
 	uint32_t host_size;   /* largest host file kept (a 1024-CPU cpuinfo fits in 2 MiB) */
+	uint32_t host_cpus;   /* CPUs the host can have: sizes the /proc/stat floors */
 };
+
+/* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */
+#define SNAP_STAT_FIELDS 10
+#define SNAP_STAT_VALUE(cpus) (((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
 
 /* Master: create and initialise a region. Returns 0 or -errno. */
 int shm_create(struct shm *s, const struct shm_sizes *sz);

@@ -12,6 +12,17 @@
 enum lx_file {
 	LX_FILE_NONE = 0,
 	LX_FILE_MEMINFO,
+	LX_FILE_CPUINFO,
+	LX_FILE_STAT,
+	LX_FILE_UPTIME,
+	LX_FILE_LOADAVG,
+	LX_FILE_SWAPS,
+	LX_FILE_DISKSTATS,
+	LX_FILE_SLABINFO,
+	LX_FILE_PRESSURE_CPU,
+	LX_FILE_PRESSURE_IO,
+	LX_FILE_PRESSURE_MEMORY,
+	LX_FILE_CPU_ONLINE,
 	LX_FILE_COUNT,
 };
 
@@ -20,7 +31,8 @@ enum lx_file {
 
 /* What a request asks of a worker. */
 enum lx_op {
-	LX_OP_READ = 1, /* render the file for the reader, publish it, reply a slice */
+	LX_OP_READ = 1,   /* render the file for the reader, publish it, reply a slice */
+	LX_OP_SAMPLE = 2, /* -l: sample the load of the containers read recently; no reply */
 };
 
 /*

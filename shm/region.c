@@ -25,6 +25,7 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 		[SNAP_PID] = SNAP_PID_VALUE,
 		[SNAP_CONT] = SNAP_CONT_VALUE,
 		[SNAP_MEM] = SNAP_MEM_VALUE,
+		[SNAP_LOAD] = SNAP_LOAD_VALUE,
 	};
 	uint64_t off;
 
@@ -41,7 +42,9 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 						: sz->max_cgroups;
 
 		memset(d, 0, sizeof(*d));
-		d->value_size = t == SNAP_HOST ? sz->host_size : fixed_value[t];
+		d->value_size = t == SNAP_HOST   ? sz->host_size
+				: t == SNAP_STAT ? (uint32_t)SNAP_STAT_VALUE(sz->host_cpus)
+						 : fixed_value[t];
 		d->off = off;
 		off = ALIGN_UP(off + snap_table_bytes(cap, d->value_size, &d->nbuckets,
 						      &d->slot_size),
@@ -70,7 +73,8 @@ static bool sizes_sane(const struct shm_sizes *sz)
 	return sz->nhandles && sz->nchunks && sz->max_cgroups && sz->max_pids &&
 	       sz->nhandles <= (1u << 24) && sz->nchunks <= (1u << 24) &&
 	       sz->max_cgroups <= (1u << 22) && sz->max_pids <= (1u << 24) &&
-	       sz->host_size >= 4096 && sz->host_size <= (64u << 20);
+	       sz->host_size >= 4096 && sz->host_size <= (64u << 20) && sz->host_cpus >= 1 &&
+	       sz->host_cpus <= 8192;
 }
 
 int shm_create(struct shm *s, const struct shm_sizes *sz)
@@ -114,6 +118,7 @@ int shm_create(struct shm *s, const struct shm_sizes *sz)
 	h->max_cgroups = sz->max_cgroups;
 	h->max_pids = sz->max_pids;
 	h->host_size = sz->host_size;
+	h->host_cpus = sz->host_cpus;
 	h->off_workers = g.off_workers;
 	h->off_handles = g.off_handles;
 	h->off_chunk_meta = g.off_chunk_meta;
@@ -160,7 +165,8 @@ int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize)
 				.nchunks = h.nchunks,
 				.max_cgroups = h.max_cgroups,
 				.max_pids = h.max_pids,
-				.host_size = h.host_size};
+				.host_size = h.host_size,
+				.host_cpus = h.host_cpus};
 	if (!sizes_sane(&sz)) {
 		snprintf(msg, msgsize, "header sizes out of range");
 		return -EINVAL;

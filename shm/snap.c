@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -383,5 +384,105 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 				cb(arg, label, now_ns > filled ? now_ns - filled : 0, len);
 			break;
 		}
+	}
+}
+
+unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap_who *who,
+			  snap_update_fn fn, void *ctx)
+{
+	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS, vsize = s->tables[t].value_size;
+	static const struct snap_key none;
+	unsigned char value[4096];
+	unsigned visited = 0;
+
+	if (vsize > sizeof(value))
+		return 0;
+	for (uint32_t i = 0; i < total; i++) {
+		struct snap_slot *sl = slot_at(s, t, i);
+		struct snap_key key;
+		uint64_t filled;
+		size_t len;
+		int r;
+
+		if (!page_resident(sl) || (!sl->key.h1 && !sl->key.h2))
+			continue;
+		if (!lease_take(s, sl, who))
+			continue;
+		key = sl->key;
+		if (slot_read(s, t, sl, &key, value, vsize, &len, &filled) != 1) {
+			lease_drop(sl);
+			continue;
+		}
+		visited++;
+		r = fn(ctx, value, len, atomic_load_explicit(&sl->used_ns, memory_order_relaxed));
+		if (r == SNAP_WRITE) {
+			uint64_t used = atomic_load_explicit(&sl->used_ns, memory_order_relaxed);
+			char label[sizeof(sl->label)];
+
+			memcpy(label, sl->label, sizeof(label));
+			label[sizeof(label) - 1] = '\0';
+			slot_write(s, t, sl, &key, label, value, len, filled);
+			/* A write is not a use: eviction still sees when a reader last asked. */
+			atomic_store_explicit(&sl->used_ns, used, memory_order_relaxed);
+		} else if (r == SNAP_DROP) {
+			slot_write(s, t, sl, &none, "", NULL, 0, 0);
+		}
+		lease_drop(sl);
+	}
+	return visited;
+}
+
+int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
+		const struct snap_who *who, snap_modify_fn fn, void *ctx)
+{
+	uint32_t base = bucket_of(s, t, key), vsize = s->tables[t].value_size;
+	uint64_t deadline = mono_ns() + SNAP_WAIT_NS;
+	static unsigned char *value;
+	static uint32_t value_cap;
+
+	if (value_cap < vsize) {
+		unsigned char *bigger = realloc(value, vsize);
+
+		if (!bigger)
+			return -ENOMEM;
+		value = bigger;
+		value_cap = vsize;
+	}
+	for (;;) {
+		struct snap_slot *found = NULL, *sl;
+		uint64_t filled = 0;
+		size_t len = 0;
+		int r;
+
+		for (uint32_t w = 0; w < SNAP_WAYS && !found; w++) {
+			sl = slot_at(s, t, base + w);
+			if (slot_read(s, t, sl, key, NULL, 0, &len, &filled) == 1)
+				found = sl;
+		}
+		sl = found ? found : victim(s, t, base);
+		if (sl && lease_take(s, sl, who)) {
+			if (!found && key_elsewhere(s, t, base, key, sl)) {
+				lease_drop(sl);
+				continue;
+			}
+			len = 0;
+			if (!found || slot_read(s, t, sl, key, value, vsize, &len, &filled) != 1)
+				len = 0;
+			if (len == 0)
+				memset(value, 0, vsize);
+			r = fn(ctx, value, vsize, &len);
+			if (r == SNAP_WRITE) {
+				if (!found && (sl->key.h1 || sl->key.h2))
+					atomic_fetch_add_explicit(&who->c->evictions, 1,
+								  memory_order_relaxed);
+				slot_write(s, t, sl, key, label, value, len, mono_ns());
+			}
+			lease_drop(sl);
+			return r < 0 ? r : 0;
+		}
+		if (mono_ns() > deadline)
+			return -EBUSY;
+		atomic_fetch_add_explicit(&who->c->waits, 1, memory_order_relaxed);
+		sched_yield();
 	}
 }

@@ -29,6 +29,8 @@ enum snap_table_id {
 	SNAP_CONT,  /* (init pid, inode, ctime) -> its cgroup paths */
 	SNAP_MEM,   /* (hierarchy, cgroup path) -> struct cg_memory */
 	SNAP_HOST,  /* host file name -> its text */
+	SNAP_LOAD,  /* cpu cgroup path -> its load average state (-l) */
+	SNAP_STAT,  /* usage cgroup path -> the /proc/stat figures last shown (a floor) */
 	SNAP_NTABLES,
 };
 
@@ -115,5 +117,26 @@ uint32_t snap_count(const struct shm *s, enum snap_table_id t);
  */
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 	       void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg);
+
+/*
+ * Visit every entry of table t with its lease held: fn gets a copy of the
+ * value and the entry's last use; it returns SNAP_KEEP, SNAP_WRITE (store the
+ * changed copy) or SNAP_DROP (forget the entry). Entries another worker holds
+ * are skipped this time. Returns the number of entries visited.
+ */
+enum { SNAP_KEEP, SNAP_WRITE, SNAP_DROP };
+
+/*
+ * Change key's value in place with its lease held (inserting it, zeroed, if
+ * absent): fn gets the value (size bytes of room, *len its length, 0 when
+ * new) and returns SNAP_WRITE to store it. Waits at most the snapshot's wait
+ * bound for another holder; returns 0, -EBUSY, or fn's -errno.
+ */
+typedef int (*snap_modify_fn)(void *ctx, void *value, size_t size, size_t *len);
+int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
+		const struct snap_who *who, snap_modify_fn fn, void *ctx);
+typedef int (*snap_update_fn)(void *ctx, void *value, size_t len, uint64_t used_ns);
+unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap_who *who,
+			  snap_update_fn fn, void *ctx);
 
 #endif

@@ -46,7 +46,7 @@ static void cpu_fallback(const char *file, const char *what, pid_t pid, const ch
 /* The host's file at path into w->host. Returns its length or -errno. */
 static ssize_t cpu_host(struct worker_ctx *w, const char *path)
 {
-	ssize_t n = procfs_read(-1, path, &w->host);
+	ssize_t n = worker_host_file(w, path);
 
 	if (n < 0)
 		log_msg("read %s: %s", path, strerror((int)-n));
@@ -66,7 +66,7 @@ static int cpu_copy_host(struct worker_ctx *w)
 /* The reader's container cgroup for controller c. */
 static int cpu_cgroup(struct worker_ctx *w, pid_t pid, enum cg_ctrl c, char *path, size_t size)
 {
-	return reader_cgroup(pid, &w->layout, c, path, size);
+	return worker_reader_cgroup(w, pid, c, path, size);
 }
 
 /* Is controller c mounted where this worker can read it? */
@@ -270,11 +270,6 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor)
 		return cpu_copy_host(w);
 	}
 	return 0;
-}
-
-int file_stat(struct worker_ctx *w, pid_t pid)
-{
-	return file_stat_floor(w, pid, NULL);
 }
 
 struct cpu_online_args {

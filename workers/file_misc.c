@@ -21,6 +21,7 @@
 #include "workers/cg_misc.h"
 #include "workers/files_misc.h"
 #include "workers/reader.h"
+#include "workers/ident.h"
 #include "workers/worker.h"
 
 /* Devices diskstats will track in one cgroup; io.stat lists only those used. */
@@ -48,7 +49,7 @@ static bool misc_virt_off(struct worker_ctx *w)
 /* The host's file at path into w->host. Returns its length or -errno. */
 static ssize_t misc_host(struct worker_ctx *w, const char *path)
 {
-	ssize_t n = procfs_read(-1, path, &w->host);
+	ssize_t n = worker_host_file(w, path);
 
 	if (n < 0)
 		log_msg("read %s: %s", path, strerror((int)-n));
@@ -77,7 +78,7 @@ static int misc_serve_host(struct worker_ctx *w, const char *path)
 /* The reader's container cgroup for controller c. */
 static int misc_cgroup(struct worker_ctx *w, pid_t pid, enum cg_ctrl c, char *path, size_t size)
 {
-	return reader_cgroup(pid, &w->layout, c, path, size);
+	return worker_reader_cgroup(w, pid, c, path, size);
 }
 
 /* Can controller c be read at all (present in the layout, its root open)? */
@@ -436,22 +437,7 @@ int file_slabinfo(struct worker_ctx *w, pid_t pid)
 /* The reader's cgroup in the unified hierarchy (its "0::" line), into path. */
 static int misc_unified_cgroup(struct worker_ctx *w, pid_t pid, char *path, size_t size)
 {
-	struct fbuf text = {0};
-	bool host = false;
-	ssize_t n;
-	int pfd;
-
-	pfd = misc_init_open(pid, &host);
-	if (pfd < 0)
-		return pfd;
-	n = procfs_read(pfd, "cgroup", &text);
-	close(pfd);
-	if (n == 0)
-		n = -ESRCH; /* an exiting task reads empty */
-	if (n > 0)
-		n = cg_path_parse(text.data, (size_t)n, &w->layout.unified, CG_CPU, path, size);
-	free(text.data);
-	return (int)n;
+	return worker_reader_cgroup(w, pid, IDENT_UNIFIED, path, size);
 }
 
 int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
@@ -474,14 +460,13 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
 		misc_fallback("pressure", "unified cgroup lookup", pid, NULL, err);
 		return misc_serve_host(w, host_path);
 	}
-	/* On a hybrid host no controller's root is the unified mount: open it here. */
-	root = open(w->layout.unified.mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	/* On a hybrid host no controller's root is the unified mount: it has its own fd. */
+	root = w->unified_fd;
 	if (root < 0) {
-		misc_fallback("pressure", "open unified mount", pid, NULL, -errno);
+		misc_fallback("pressure", "open unified mount", pid, NULL, -EBADF);
 		return misc_serve_host(w, host_path);
 	}
 	n = cg_read_file(root, path, name, &w->host);
-	close(root);
 	if (n > 0)
 		return misc_copy_host(w);
 	/* a kernel without PSI per cgroup, or cgroup.pressure 0, has no file to show */

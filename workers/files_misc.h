@@ -52,4 +52,10 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which);
 /* The host's /proc/loadavg as it is: loadavg when -l is not given. pid is unused. */
 int file_loadavg_host(struct worker_ctx *w, pid_t pid);
 
+/* /proc/loadavg: the container's averages with -l, else the host's. */
+int file_loadavg(struct worker_ctx *w, pid_t pid);
+
+/* -l: fold a sample into every container read recently (LX_OP_SAMPLE). */
+void loadavg_sample(struct worker_ctx *w);
+
 #endif

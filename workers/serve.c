@@ -15,6 +15,8 @@
 #include "shm/content.h"
 #include "shm/fuse_reply.h"
 #include "shm/log.h"
+#include "workers/files.h"
+#include "workers/files_misc.h"
 #include "workers/reader.h"
 #include "workers/snapshot.h"
 #include "workers/worker.h"
@@ -90,9 +92,33 @@ static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
 
 static int render(struct worker_ctx *w, const struct lx_req *req)
 {
+	pid_t pid = (pid_t)req->pid;
+
 	switch (req->file) {
 	case LX_FILE_MEMINFO:
-		return render_meminfo_for(w, (pid_t)req->pid);
+		return render_meminfo_for(w, pid);
+	case LX_FILE_CPUINFO:
+		return file_cpuinfo(w, pid);
+	case LX_FILE_STAT:
+		return file_stat(w, pid);
+	case LX_FILE_CPU_ONLINE:
+		return file_cpu_online(w, pid);
+	case LX_FILE_UPTIME:
+		return file_uptime(w, pid);
+	case LX_FILE_SWAPS:
+		return file_swaps(w, pid);
+	case LX_FILE_DISKSTATS:
+		return file_diskstats(w, pid);
+	case LX_FILE_SLABINFO:
+		return file_slabinfo(w, pid);
+	case LX_FILE_PRESSURE_CPU:
+		return file_pressure(w, pid, "cpu");
+	case LX_FILE_PRESSURE_IO:
+		return file_pressure(w, pid, "io");
+	case LX_FILE_PRESSURE_MEMORY:
+		return file_pressure(w, pid, "memory");
+	case LX_FILE_LOADAVG:
+		return file_loadavg(w, pid);
 	default:
 		return -ENOENT;
 	}
@@ -130,6 +156,11 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 	cmp->unique = req->unique;
 	cmp->file = req->file;
 
+	if (req->op == LX_OP_SAMPLE) {
+		loadavg_sample(w);
+		cmp->done_ns = mono_ns();
+		return;
+	}
 	err = req->op == LX_OP_READ ? render(w, req) : -ENOSYS;
 	if (err < 0) {
 		log_msg("request %llu (file %u, pid %u): %s", (unsigned long long)req->unique,

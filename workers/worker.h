@@ -23,6 +23,7 @@ struct worker_ctx {
 	struct shm_worker *sw;
 	struct cg_layout layout;
 	int root_fd[CG_NCTRL]; /* each controller's hierarchy root, -1 if absent */
+	int unified_fd;        /* the cgroup2 mount's root (pressure files), -1 if absent */
 	struct render_opts opts;
 	struct fbuf host; /* host file text */
 	struct fbuf out;  /* rendered content */

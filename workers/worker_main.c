@@ -30,6 +30,13 @@
 
 static void open_roots(struct worker_ctx *w)
 {
+	w->unified_fd = -1;
+	if (w->layout.unified.present) {
+		w->unified_fd = open(w->layout.unified.mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (w->unified_fd < 0)
+			log_msg("open %s: %s: pressure served from the host", w->layout.unified.mount,
+				strerror(errno));
+	}
 	for (int c = 0; c < CG_NCTRL; c++) {
 		const struct cg_hier *h = &w->layout.ctrl[c];
 

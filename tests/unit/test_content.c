@@ -142,12 +142,12 @@ int main(void)
 {
 	struct shm s, roomy;
 
-	CHECK_EQ_U64(shm_create(&roomy, &(struct shm_sizes){16, 128, 64, 64, 4096}), 0);
+	CHECK_EQ_U64(shm_create(&roomy, &(struct shm_sizes){16, 128, 64, 64, 4096, 4}), 0);
 	test_roundtrip(&roomy);
 	shm_detach(&roomy);
 	close(roomy.fd);
 
-	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 64, 64, 64, 4096}), 0);
+	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 64, 64, 64, 4096, 4}), 0);
 	test_full(&s);
 	test_corrupt(&s);
 	test_attach(&s);

@@ -29,6 +29,7 @@
 #include "proc_render/misc.h"
 #include "proc_render/render.h"
 #include "tests/unit/check.h"
+#include "tests/unit/test_worker.h"
 #include "workers/cg_misc.h"
 #include "workers/files_misc.h"
 #include "workers/worker.h"
@@ -755,29 +756,16 @@ static void test_cpu_usage_and_files(void)
 
 /* ---- the gather functions, on this machine ---- */
 
-static struct shm_header fake_hdr;
-
 static void worker_setup(struct worker_ctx *w)
 {
-	memset(w, 0, sizeof(*w));
-	w->shm.hdr = &fake_hdr;
-	if (cg_layout_detect(&w->layout) < 0)
-		memset(&w->layout, 0, sizeof(w->layout));
-	for (int c = 0; c < CG_NCTRL; c++) {
-		w->root_fd[c] = -1;
-		if (w->layout.ctrl[c].present)
-			w->root_fd[c] =
-			    open(w->layout.ctrl[c].mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	}
+	/* ttl 0: every read live, as the figures checked here move. */
+	if (test_worker_init(w, 0) < 0)
+		abort();
 }
 
 static void worker_teardown(struct worker_ctx *w)
 {
-	for (int c = 0; c < CG_NCTRL; c++)
-		if (w->root_fd[c] >= 0)
-			close(w->root_fd[c]);
-	free(w->host.data);
-	free(w->out.data);
+	test_worker_fini(w);
 }
 
 /* w->out as a string. */
@@ -845,11 +833,11 @@ static void test_files_host_reader(void)
 	}
 
 	/* SIGUSR2: the host's file as it is */
-	atomic_store(&fake_hdr.config.virt_off, 1);
+	atomic_store(&w.shm.hdr->config.virt_off, 1);
 	CHECK_EQ_U64(file_swaps(&w, getpid()), 0);
 	if (slurp("/proc/swaps", host, sizeof(host)))
 		CHECK_STR(out_text(&w), host);
-	atomic_store(&fake_hdr.config.virt_off, 0);
+	atomic_store(&w.shm.hdr->config.virt_off, 0);
 
 	/* a reader that is gone gets the host's file, not an error */
 	{

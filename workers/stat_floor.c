@@ -1,0 +1,100 @@
+/*
+ * /proc/stat counters that never go backwards for a container (upstream's
+ * #554), across reads, workers and worker restarts: the figures last shown
+ * are kept per container in the shared snapshot (SNAP_STAT) as a floor. A
+ * render clamps to the floor; the floor is raised before the reply is sent,
+ * so a reader's next read, by whichever worker, starts from it.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proc_render/cpu.h"
+#include "workers/files.h"
+#include "workers/worker.h"
+
+_Static_assert(ST_NFIELDS == SNAP_STAT_FIELDS, "the stat floor's shape changed");
+
+/* Lines of the shared floor: the "cpu" line and one per host CPU. */
+static uint32_t floor_lines(const struct worker_ctx *w)
+{
+	uint32_t n = w->shm.hdr->host_cpus + 1;
+
+	return n > STAT_FLOOR_CPUS + 1 ? STAT_FLOOR_CPUS + 1 : n;
+}
+
+static void floor_expand(const uint64_t *compact, uint32_t lines, struct stat_floor *f)
+{
+	memset(f, 0, sizeof(*f));
+	memcpy(f->all, compact, sizeof(f->all));
+	for (uint32_t l = 1; l < lines; l++)
+		memcpy(f->cpu[l - 1], compact + (size_t)l * ST_NFIELDS, sizeof(f->cpu[0]));
+}
+
+struct floor_merge {
+	const struct stat_floor *shown;
+	uint32_t lines;
+};
+
+/* Raise the stored floor to what was shown: two workers racing keep the higher. */
+static int merge_floor(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct floor_merge *m = ctx;
+	uint64_t *v = value;
+	size_t need = (size_t)m->lines * ST_NFIELDS * sizeof(uint64_t);
+
+	if (size < need)
+		return -ENOSPC;
+	for (uint32_t l = 0; l < m->lines; l++) {
+		const uint64_t *src = l ? m->shown->cpu[l - 1] : m->shown->all;
+
+		for (int f = 0; f < ST_NFIELDS; f++)
+			if (src[f] > v[(size_t)l * ST_NFIELDS + f])
+				v[(size_t)l * ST_NFIELDS + f] = src[f];
+	}
+	*len = need;
+	return SNAP_WRITE;
+}
+
+static int fill_zero(void *ctx, void *value, size_t size, size_t *len)
+{
+	size_t need = *(const size_t *)ctx;
+
+	if (size < need)
+		return -ENOSPC;
+	memset(value, 0, need);
+	*len = need;
+	return 0;
+}
+
+int file_stat(struct worker_ctx *w, pid_t pid)
+{
+	static struct stat_floor floor; /* 80 KiB: not on the stack */
+	static uint64_t compact[(STAT_FLOOR_CPUS + 1) * ST_NFIELDS];
+	uint32_t lines = floor_lines(w);
+	size_t need = (size_t)lines * ST_NFIELDS * sizeof(uint64_t), len = 0;
+	int c = w->layout.ctrl[CG_CPUACCT].present ? CG_CPUACCT : CG_CPU;
+	char path[PATH_MAX], label[64];
+	struct snap_key key;
+	int err;
+
+	if (atomic_load(&w->shm.hdr->config.virt_off) ||
+	    worker_reader_cgroup(w, pid, c, path, sizeof(path)) < 0)
+		return file_stat_floor(w, pid, NULL);
+	snap_hash(path, strlen(path), &key);
+	snprintf(label, sizeof(label), "stat %s", path);
+	err = snap_get(&w->shm, SNAP_STAT, &key, label, UINT64_MAX, fill_zero, &need, compact,
+		       sizeof(compact), &len, &w->who);
+	if (err < 0 || len != need)
+		return file_stat_floor(w, pid, NULL);
+	floor_expand(compact, lines, &floor);
+
+	err = file_stat_floor(w, pid, &floor);
+	if (err < 0)
+		return err;
+	/* A floor we could not store costs monotonicity for one read at most: log nothing. */
+	snap_modify(&w->shm, SNAP_STAT, &key, label, &w->who, merge_floor,
+		    &(struct floor_merge){&floor, lines});
+	return 0;
+}
