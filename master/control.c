@@ -19,13 +19,15 @@
 #include "master/tree.h"
 #include "shm/log.h"
 
-#define CTL_MAX_CONNS 16
-#define CTL_REQ_MAX   512
+#define CTL_MAX_CONNS 16 /* at most 64: ids keep the index in 6 bits */
+#define CTL_REQ_MAX   16384 /* a command and an escaped path */
 #define CTL_OUT_MAX   (256 * 1024)
 #define CTL_STALL_NS  (2ULL * 1000000000ULL)
 
 struct conn {
 	int fd;
+	uint32_t gen;     /* tells a streaming operation's connection from a later one */
+	bool streaming;   /* an operation reports here: no stall limit */
 	uint64_t since_ns;
 	char in[CTL_REQ_MAX];
 	size_t inlen;
@@ -38,6 +40,8 @@ static struct conn conns[CTL_MAX_CONNS];
 
 static void conn_close(struct master *m, struct conn *c)
 {
+	uint32_t gen = c->gen;
+
 	if (c->fd < 0)
 		return;
 	master_unwatch(m, c->fd);
@@ -45,6 +49,24 @@ static void conn_close(struct master *m, struct conn *c)
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->gen = gen + 1;
+}
+
+static int conn_id(struct conn *c)
+{
+	return (int)((c - conns) | (c->gen & 0xffffff) << 6);
+}
+
+static struct conn *conn_by_id(int id)
+{
+	struct conn *c;
+
+	if (id < 0)
+		return NULL;
+	c = &conns[id & 63];
+	return (id & 63) < CTL_MAX_CONNS && c->fd >= 0 && (c->gen & 0xffffff) == ((uint32_t)id >> 6)
+		       ? c
+		       : NULL;
 }
 
 int control_open(struct master *m)
@@ -128,6 +150,33 @@ static const char *worker_state(enum worker_st st)
 	}
 }
 
+static void workers_records(struct master *m, struct conn *c)
+{
+	struct pool *p = m->pool;
+
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+		struct shm_worker *sw = &m->shm.workers[i];
+		char wver[sizeof(sw->version) * 3 + 1], raw[sizeof(sw->version)];
+		char lexit[sizeof(w->last_exit) * 3 + 1];
+
+		if (w->st == W_DEAD && !w->in_target)
+			continue;
+		memcpy(raw, sw->version, sizeof(raw));
+		raw[sizeof(raw) - 1] = '\0';
+		ctl_escape(raw[0] ? raw : "-", wver, sizeof(wver));
+		ctl_escape(w->last_exit[0] ? w->last_exit : "-", lexit, sizeof(lexit));
+		out_add(c,
+			"worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
+			"inflight=%u queued=%u restarts=%llu last_exit=%s version=%s\n",
+			i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), atomic_load(&sw->cpu),
+			(unsigned long long)atomic_load(&sw->served),
+			(unsigned long long)atomic_load(&sw->errors), w->ninflight,
+			ring_count(&sw->req, SHM_RING_SLOTS),
+			(unsigned long long)w->restarts, lexit, wver);
+	}
+}
+
 static void cmd_status(struct master *m, struct conn *c)
 {
 	struct pool *p = m->pool;
@@ -149,25 +198,7 @@ static void cmd_status(struct master *m, struct conn *c)
 		m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
 		m->shm.hdr->max_pids, snap_count(&m->shm, SNAP_MEM),
 		snap_count(&m->shm, SNAP_PID));
-	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
-		struct worker *w = &p->w[i];
-		struct shm_worker *sw = &m->shm.workers[i];
-		char wver[sizeof(sw->version) * 3 + 1], raw[sizeof(sw->version)];
-
-		if (w->st == W_DEAD && !w->in_target)
-			continue;
-		memcpy(raw, sw->version, sizeof(raw));
-		raw[sizeof(raw) - 1] = '\0';
-		ctl_escape(raw[0] ? raw : "-", wver, sizeof(wver));
-		out_add(c,
-			"worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
-			"inflight=%u queued=%u restarts=%llu version=%s\n",
-			i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), atomic_load(&sw->cpu),
-			(unsigned long long)atomic_load(&sw->served),
-			(unsigned long long)atomic_load(&sw->errors), w->ninflight,
-			ring_count(&sw->req, SHM_RING_SLOTS),
-			(unsigned long long)w->restarts, wver);
-	}
+	workers_records(m, c);
 	out_add(c, "END\n");
 }
 
@@ -255,13 +286,96 @@ static void cmd_snapshot(struct master *m, struct conn *c)
 	out_add(c, "END\n");
 }
 
+static void conn_flush(struct master *m, struct conn *c);
+
+static void cmd_workers(struct master *m, struct conn *c)
+{
+	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
+	workers_records(m, c);
+	out_add(c, "END\n");
+}
+
+/* Parse a whole decimal in [lo, hi]; -1 if it is not one. */
+static long arg_num(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	return errno || *end || v < lo || v > hi ? -1 : v;
+}
+
+static void cmd_op(struct master *m, struct conn *c, const char *cmd, char *arg)
+{
+	char msg[512] = "";
+	int err;
+
+	/* The OK line first: progress records follow as the operation runs. */
+	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
+	c->streaming = true;
+	if (strcmp(cmd, "upgrade") == 0) {
+		if (arg)
+			ctl_unescape(arg);
+		err = pool_roll(m->pool, arg, -1, conn_id(c), msg, sizeof(msg));
+	} else if (strcmp(cmd, "restart-worker") == 0) {
+		long id = arg_num(arg, 0, SHM_MAX_WORKERS - 1);
+
+		err = id < 0 ? -EINVAL : pool_roll(m->pool, NULL, (int)id, conn_id(c), msg, sizeof(msg));
+		if (id < 0)
+			snprintf(msg, sizeof(msg), "restart-worker takes a worker id");
+	} else {
+		long n = arg_num(arg, 1, SHM_MAX_WORKERS);
+
+		err = n < 0 ? -EINVAL : pool_scale(m->pool, (int)n, conn_id(c), msg, sizeof(msg));
+		if (n < 0)
+			snprintf(msg, sizeof(msg), "scale takes a number of workers, 1 to %d",
+				 SHM_MAX_WORKERS);
+	}
+	if (err < 0) {
+		char esc[1024];
+
+		c->streaming = false;
+		ctl_escape(msg, esc, sizeof(esc));
+		out_add(c, "result ok=0 msg=%s\nEND\n", esc);
+	}
+}
+
+void control_progress(struct master *m, int conn, const char *line)
+{
+	struct conn *c = conn_by_id(conn);
+	char esc[1024];
+
+	if (!c)
+		return;
+	ctl_escape(line, esc, sizeof(esc));
+	out_add(c, "progress msg=%s\n", esc);
+	conn_flush(m, c);
+}
+
+void control_finish(struct master *m, int conn, bool ok, const char *line)
+{
+	struct conn *c = conn_by_id(conn);
+	char esc[1024];
+
+	if (!c)
+		return;
+	ctl_escape(line, esc, sizeof(esc));
+	out_add(c, "result ok=%d msg=%s\nEND\n", ok, esc);
+	c->streaming = false;
+	conn_flush(m, c);
+}
+
 static void handle_request(struct master *m, struct conn *c)
 {
-	char *nl = memchr(c->in, '\n', c->inlen), *save = NULL, *proto, *cmd;
+	char *nl = memchr(c->in, '\n', c->inlen), *save = NULL, *proto, *cmd, *arg;
 
 	*nl = '\0';
 	proto = strtok_r(c->in, " ", &save);
 	cmd = strtok_r(NULL, " ", &save);
+	arg = strtok_r(NULL, " ", &save);
 	if (!proto || strcmp(proto, CTL_PROTO_REQ) != 0) {
 		out_add(c, "%s ERR unsupported protocol (this daemon speaks %s)\n",
 			CTL_PROTO_REPLY, CTL_PROTO_REQ);
@@ -273,6 +387,11 @@ static void handle_request(struct master *m, struct conn *c)
 		cmd_stats(m, c);
 	else if (cmd && strcmp(cmd, "snapshot") == 0)
 		cmd_snapshot(m, c);
+	else if (cmd && strcmp(cmd, "workers") == 0)
+		cmd_workers(m, c);
+	else if (cmd && (strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "restart-worker") == 0 ||
+			 strcmp(cmd, "scale") == 0))
+		cmd_op(m, c, cmd, arg);
 	else
 		out_add(c, "%s ERR unknown command\n", CTL_PROTO_REPLY);
 }
@@ -308,26 +427,43 @@ void control_on_listen(struct master *m)
 	}
 	c->fd = fd;
 	c->since_ns = now_ns();
+	c->streaming = false;
 	if (master_watch(m, fd, EV(EV_CTL_CONN, c - conns)) < 0)
+		conn_close(m, c);
+}
+
+/* Watch c for input, or for room to write while output is pending. */
+static void conn_watch(struct master *m, struct conn *c, unsigned events)
+{
+	master_unwatch(m, c->fd);
+	if (master_watch_events(m, c->fd, EV(EV_CTL_CONN, c - conns), events) < 0)
 		conn_close(m, c);
 }
 
 static void conn_flush(struct master *m, struct conn *c)
 {
+	if (c->fd < 0)
+		return;
 	while (c->outoff < c->outlen) {
 		ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
 
 		if (n < 0 && errno == EAGAIN) {
-			master_unwatch(m, c->fd);
-			if (master_watch_events(m, c->fd, EV(EV_CTL_CONN, c - conns), EPOLLOUT) < 0)
-				break;
+			conn_watch(m, c, EPOLLOUT);
 			return;
 		}
-		if (n <= 0)
-			break;
+		if (n <= 0) {
+			conn_close(m, c);
+			return;
+		}
 		c->outoff += (size_t)n;
 	}
-	conn_close(m, c);
+	if (!c->streaming) {
+		conn_close(m, c);
+		return;
+	}
+	/* All sent so far: wait for the next progress line, or the operator leaving. */
+	c->outoff = c->outlen = 0;
+	conn_watch(m, c, EPOLLIN);
 }
 
 void control_on_conn(struct master *m, int idx, unsigned events)
@@ -338,7 +474,17 @@ void control_on_conn(struct master *m, int idx, unsigned events)
 	if (idx < 0 || idx >= CTL_MAX_CONNS || conns[idx].fd < 0)
 		return;
 	c = &conns[idx];
-	if (c->outlen) {
+	if (c->streaming && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		char junk[64];
+
+		n = read(c->fd, junk, sizeof(junk));
+		if (n == 0 || (n < 0 && errno != EAGAIN)) {
+			/* The operator went away: the operation goes on, reported to the log. */
+			conn_close(m, c);
+			return;
+		}
+	}
+	if (c->outlen || c->streaming) {
 		conn_flush(m, c);
 		return;
 	}
@@ -366,7 +512,7 @@ bool control_tick(struct master *m)
 	bool open = false;
 
 	for (int i = 0; i < CTL_MAX_CONNS; i++) {
-		if (conns[i].fd >= 0 && now - conns[i].since_ns > CTL_STALL_NS)
+		if (conns[i].fd >= 0 && !conns[i].streaming && now - conns[i].since_ns > CTL_STALL_NS)
 			conn_close(m, &conns[i]);
 		open |= conns[i].fd >= 0;
 	}

@@ -2,7 +2,7 @@
  * The control socket: <runtime-dir>/lxcfs/control.sock, mode 0600, root only
  * (SO_PEERCRED). Protocol version 1, one request per connection:
  *
- *   request:  "LXCFS-CTL/1 <command> [args]\n"          (at most 512 bytes)
+ *   request:  "LXCFS-CTL/1 <command> [args]\n"          (at most 16 KiB)
  *   reply:    "LXCFS/1 OK\n" then records, then "END\n"
  *             "LXCFS/1 ERR <message>\n"
  *   record:   "<kind> key=value key=value ...\n", values %-escaped (ctl_escape)
@@ -28,6 +28,14 @@ void control_on_listen(struct master *m);
 void control_on_conn(struct master *m, int idx, unsigned events);
 /* Drop connections that stalled. Returns true while any is open. */
 bool control_tick(struct master *m);
+
+/*
+ * A streaming reply (upgrade, restart-worker, scale): progress lines as
+ * "progress msg=..." records while the operation runs, then a "result"
+ * record and END. conn is the id the command handler was given.
+ */
+void control_progress(struct master *m, int conn, const char *line);
+void control_finish(struct master *m, int conn, bool ok, const char *line);
 
 /* Escape a value for a record: bytes outside [!-~] and '%' '=' as %XX. */
 void ctl_escape(const char *in, char *out, size_t size);

@@ -1,14 +1,20 @@
 /*
  * lxcfs-ctl: the operator's view of a running lxcfs, over its control socket.
  *
- *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] status|stats|snapshot
+ *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND [ARGS]
+ *
+ * Commands: status, workers, stats, snapshot, upgrade, restart-worker, scale.
+ * Exit codes: 0 done, 1 the daemon refused or the operation stopped, 2 usage,
+ * 3 no daemon answers, 4 the socket does not speak lxcfs's protocol.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -21,12 +27,14 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND\n"
 		   "\n"
-		   "Commands:\n"
-		   "  status    the master, the mount and each worker: pid, state, requests\n"
-		   "            served, requests in flight, version\n"
-		   "  stats     per file: requests, errors, p50/p99 latency; cache hits,\n"
-		   "            misses, refreshes, evictions, cgroupfs reads; table sizes\n"
-		   "  snapshot  the cached entries: table, key, age, size\n"
+		   "Commands (COMMAND --help for each):\n"
+		   "  status          the master, the mount and each worker\n"
+		   "  workers         each worker: pid, state, requests, restarts, version\n"
+		   "  stats           per file requests and latency; cache figures\n"
+		   "  snapshot        the cached entries\n"
+		   "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
+		   "  restart-worker ID               replace one worker\n"
+		   "  scale N                         run N workers\n"
 		   "\n"
 		   "Options:\n"
 		   "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
@@ -242,6 +250,103 @@ static void print_records(char *body, bool json)
 		printf("}\n");
 }
 
+struct command {
+	const char *name;
+	const char *args; /* synopsis of its arguments */
+	const char *help;
+	int min_args, max_args;
+	bool streams; /* progress arrives while the operation runs */
+};
+
+static const struct command commands[] = {
+	{"status", "", "the master, the mount, and each worker: pid, state, CPU, requests\n"
+		       "served, in flight and queued, restarts, last exit, version",
+	 0, 0, false},
+	{"workers", "", "each worker: pid, state, CPU, requests, restarts, last exit, version", 0,
+	 0, false},
+	{"stats", "", "per file: requests, errors, p50/p99 latency; cache hits, misses,\n"
+		      "refreshes, evictions, cgroupfs reads; snapshot table sizes",
+	 0, 0, false},
+	{"snapshot", "", "the cached entries: table, key, age, size", 0, 0, false},
+	{"upgrade", "[--worker-binary PATH]",
+	 "replace every worker, one at a time, with PATH (default: the binary\n"
+	 "lxcfs runs, re-read from disk); exits non-zero if the upgrade stops",
+	 0, 1, true},
+	{"restart-worker", "ID", "replace worker ID with a fresh one", 1, 1, true},
+	{"scale", "N", "run N workers", 1, 1, true},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void command_usage(FILE *f, const struct command *c)
+{
+	fprintf(f, "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] %s %s\n\n%s\n",
+		c->name, c->args, c->help);
+}
+
+/*
+ * Print a streamed operation as it goes: "progress" records as lines, then
+ * the "result" record. Returns the exit code: 0 if the operation succeeded.
+ */
+static int follow(int fd, bool json)
+{
+	char buf[65536], *line;
+	size_t len = 0;
+	int rc = EXIT_PROTOCOL;
+	bool first = true;
+
+	if (json)
+		printf("[");
+	for (;;) {
+		char *nl;
+		ssize_t n;
+
+		while ((nl = memchr(buf, '\n', len)) != NULL) {
+			struct record r;
+
+			*nl = '\0';
+			line = buf;
+			if (strcmp(line, "END") == 0)
+				goto out;
+			if (strncmp(line, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
+				record_parse(line, &r);
+				if (r.kind && json) {
+					printf("%s", first ? "" : ",");
+					json_record(&r);
+					first = false;
+				} else if (r.kind && r.n > 0) {
+					const char *msg = r.val[r.n - 1];
+
+					if (strcmp(r.kind, "result") == 0) {
+						rc = strcmp(r.val[0], "1") == 0 ? 0 : 1;
+						fprintf(rc ? stderr : stdout, "%s%s\n",
+							rc ? "lxcfs-ctl: " : "", msg);
+					} else {
+						printf("%s\n", msg);
+					}
+					fflush(stdout);
+				}
+				if (r.kind && strcmp(r.kind, "result") == 0 && json)
+					rc = strcmp(r.val[0], "1") == 0 ? 0 : 1;
+			}
+			memmove(buf, nl + 1, len - (size_t)(nl + 1 - buf));
+			len -= (size_t)(nl + 1 - buf);
+		}
+		if (len == sizeof(buf))
+			break;
+		n = read(fd, buf + len, sizeof(buf) - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+out:
+	if (json)
+		printf("]\n");
+	if (rc == EXIT_PROTOCOL)
+		fprintf(stderr, "lxcfs-ctl: the daemon closed the connection before the end\n");
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -251,12 +356,18 @@ int main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *runtime_dir = "/run", *socket_path = NULL, *cmd;
-	char path[4096], *reply, *nl;
+	static const struct option cmdopts[] = {
+		{"worker-binary", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *runtime_dir = "/run", *socket_path = NULL, *binary = NULL;
+	char path[4096], req[4096 * 3 + 64], *reply, *nl;
+	const struct command *cmd = NULL;
 	bool json = false;
-	int opt, fd;
+	int opt, fd, nargs;
 
-	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			runtime_dir = optarg;
@@ -275,17 +386,60 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 1) {
+	if (optind >= argc) {
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind];
-	if (strcmp(cmd, "status") != 0 && strcmp(cmd, "stats") != 0 &&
-	    strcmp(cmd, "snapshot") != 0) {
-		fprintf(stderr, "lxcfs-ctl: unknown command '%s'\n", cmd);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
+		fprintf(stderr, "lxcfs-ctl: unknown command '%s'\n", argv[optind]);
 		usage(stderr);
 		return 2;
 	}
+	/* The command's own options and arguments. */
+	argc -= optind;
+	argv += optind;
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", cmdopts, NULL)) != -1) {
+		switch (opt) {
+		case 'w':
+			if (strcmp(cmd->name, "upgrade") != 0) {
+				command_usage(stderr, cmd);
+				return 2;
+			}
+			binary = optarg;
+			break;
+		case 'h':
+			command_usage(stdout, cmd);
+			return 0;
+		default:
+			command_usage(stderr, cmd);
+			return 2;
+		}
+	}
+	nargs = argc - optind + (binary ? 1 : 0);
+	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+		command_usage(stderr, cmd);
+		return 2;
+	}
+	if (binary) {
+		char esc[4096 * 3], abs[4096];
+
+		/* The daemon resolves paths from its own directory: send an absolute one. */
+		if (!realpath(binary, abs)) {
+			fprintf(stderr, "lxcfs-ctl: %s: %s\n", binary, strerror(errno));
+			return 2;
+		}
+		ctl_escape(abs, esc, sizeof(esc));
+		snprintf(req, sizeof(req), "%s %s", cmd->name, esc);
+	} else if (optind < argc) {
+		snprintf(req, sizeof(req), "%s %s", cmd->name, argv[optind]);
+	} else {
+		snprintf(req, sizeof(req), "%s", cmd->name);
+	}
+
 	if (!socket_path) {
 		snprintf(path, sizeof(path), "%s/%s", runtime_dir, CTL_SOCKET_NAME);
 		socket_path = path;
@@ -296,7 +450,39 @@ int main(int argc, char **argv)
 			strerror(-fd));
 		return EXIT_NO_DAEMON;
 	}
-	reply = roundtrip(fd, cmd);
+	if (cmd->streams) {
+		struct timeval none = {0};
+		char line[4096 * 3 + 64], first[256];
+		size_t got = 0;
+		int n = snprintf(line, sizeof(line), "%s %s\n", CTL_PROTO_REQ, req);
+
+		/* An operation may take a while between two progress lines. */
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+		if (write(fd, line, (size_t)n) != n) {
+			fprintf(stderr, "lxcfs-ctl: write to %s: %s\n", socket_path, strerror(errno));
+			close(fd);
+			return EXIT_PROTOCOL;
+		}
+		/* The status line, byte by byte so that nothing after it is consumed. */
+		while (got < sizeof(first) - 1 && read(fd, first + got, 1) == 1 &&
+		       first[got] != '\n')
+			got++;
+		first[got] = '\0';
+		if (strncmp(first, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
+			fprintf(stderr, "lxcfs-ctl: %s did not answer as lxcfs does\n", socket_path);
+			close(fd);
+			return EXIT_PROTOCOL;
+		}
+		if (strcmp(first + strlen(CTL_PROTO_REPLY) + 1, "OK") != 0) {
+			fprintf(stderr, "lxcfs-ctl: %s\n", first + strlen(CTL_PROTO_REPLY) + 1);
+			close(fd);
+			return 1;
+		}
+		n = follow(fd, json);
+		close(fd);
+		return n;
+	}
+	reply = roundtrip(fd, req);
 	close(fd);
 	if (!reply || strncmp(reply, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
 		fprintf(stderr, "lxcfs-ctl: %s did not answer as lxcfs does\n", socket_path);

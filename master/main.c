@@ -118,6 +118,13 @@ static void on_signal(struct master *m)
 			log_msg("signal %d: unmounting and exiting", si.ssi_signo);
 			m->stopping = true;
 			break;
+		case SIGUSR1: {
+			char msg[256];
+
+			if (pool_roll(m->pool, NULL, -1, -1, msg, sizeof(msg)) < 0)
+				log_msg("SIGUSR1: %s", msg);
+			break;
+		}
 		case SIGUSR2: {
 			uint32_t off = !atomic_load(&m->shm.hdr->config.virt_off);
 
@@ -226,7 +233,7 @@ static void loop(struct master *m)
 			}
 		}
 		/* Deadlines and restarts need a clock only while there is work. */
-		arm_timer(m, pool_tick(m->pool) | control_tick(m));
+		arm_timer(m, pool_tick(m->pool) | pool_op_step(m->pool) | control_tick(m));
 		timeout = loadavg_clock(m, &next_sample);
 	}
 	free(buf);

@@ -44,7 +44,8 @@ static struct shm_worker *slot_of(struct pool *p, struct worker *w)
 }
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
-static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t parent)
+static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t parent,
+			const char *binary)
 {
 	struct master *m = p->m;
 	char slot[16], gens[16];
@@ -78,11 +79,11 @@ static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t pa
 	if (log_debug_on)
 		argv[argc++] = "--debug";
 	argv[argc] = NULL;
-	execv(m->cli->worker_binary, argv);
+	execv(binary, argv);
 	_exit(127);
 }
 
-static int worker_spawn(struct pool *p, struct worker *w)
+int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 {
 	struct shm_worker *sw = slot_of(p, w);
 	pid_t parent = getpid(), pid;
@@ -106,7 +107,7 @@ static int worker_spawn(struct pool *p, struct worker *w)
 		return -errno;
 	}
 	if (pid == 0)
-		worker_exec(p, w, gen, parent);
+		worker_exec(p, w, gen, parent, binary);
 
 	pidfd = pidfd_open(pid);
 	if (pidfd < 0) {
@@ -122,6 +123,9 @@ static int worker_spawn(struct pool *p, struct worker *w)
 	w->gen = gen;
 	w->st = W_STARTING;
 	w->killed = false;
+	w->stop_sent = false;
+	if (binary != w->binary)
+		snprintf(w->binary, sizeof(w->binary), "%s", binary);
 	w->started_ns = now_ns();
 	master_watch(p->m, pidfd, EV(EV_PIDFD, w->id));
 	log_debug("worker %d: started pid %d", w->id, pid);
@@ -133,6 +137,8 @@ int pool_init(struct pool *p, struct master *m, int nworkers)
 	memset(p, 0, sizeof(*p));
 	p->m = m;
 	p->target = nworkers;
+	p->op.conn = -1;
+	snprintf(p->binary, sizeof(p->binary), "%s", m->cli->worker_binary);
 	p->pending_cap = 256;
 	p->pending = calloc(p->pending_cap, sizeof(*p->pending));
 	if (!p->pending)
@@ -140,10 +146,11 @@ int pool_init(struct pool *p, struct master *m, int nworkers)
 	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
 		p->w[i].id = i;
 		p->w[i].pidfd = -1;
+		p->w[i].last_status = -1;
 	}
 	for (int i = 0; i < nworkers; i++) {
 		p->w[i].in_target = true;
-		worker_spawn(p, &p->w[i]);
+		pool_spawn(p, &p->w[i], p->binary);
 	}
 	return 0;
 }
@@ -313,19 +320,26 @@ void pool_on_exit(struct pool *p, int id)
 	if (w->st == W_DEAD)
 		return;
 	if (waitpid(w->pid, &status, WNOHANG) == w->pid) {
+		w->last_status = status;
 		if (WIFSIGNALED(status))
-			log_msg("worker %d (pid %d) killed by signal %d", id, w->pid,
-				WTERMSIG(status));
+			snprintf(w->last_exit, sizeof(w->last_exit), "%s signal %d",
+				 w->killed ? "deadline:" : "killed by", WTERMSIG(status));
 		else if (WEXITSTATUS(status) == 3)
+			snprintf(w->last_exit, sizeof(w->last_exit),
+				 "incompatible shared memory layout");
+		else if (WEXITSTATUS(status) == 127)
+			snprintf(w->last_exit, sizeof(w->last_exit), "cannot execute binary");
+		else
+			snprintf(w->last_exit, sizeof(w->last_exit), "%sexit status %d",
+				 draining ? "drained, " : "", WEXITSTATUS(status));
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
 			log_msg("worker %d (pid %d) refused to attach: incompatible shared "
 				"memory layout (%s)",
-				id, w->pid, p->m->cli->worker_binary);
-		else if (WEXITSTATUS(status) == 127)
-			log_msg("worker %d (pid %d): cannot execute %s", id, w->pid,
-				p->m->cli->worker_binary);
-		else if (!(draining && WEXITSTATUS(status) == 0))
-			log_msg("worker %d (pid %d) exited with status %d", id, w->pid,
-				WEXITSTATUS(status));
+				id, w->pid, w->binary);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+			log_msg("worker %d (pid %d): cannot execute %s", id, w->pid, w->binary);
+		else if (!(draining && WIFEXITED(status) && WEXITSTATUS(status) == 0))
+			log_msg("worker %d (pid %d): %s", id, w->pid, w->last_exit);
 	}
 	master_unwatch(p->m, w->pidfd);
 	close(w->pidfd);
@@ -360,7 +374,7 @@ void pool_on_exit(struct pool *p, int id)
 	w->restarts++;
 	w->respawn_at_ns = now_ns() + (was_ready ? 0 : backoff_ns(w->fail_streak));
 	if (w->in_target && was_ready && !p->m->stopping)
-		worker_spawn(p, w);
+		pool_spawn(p, w, p->binary);
 }
 
 static void check_ready(struct pool *p, struct worker *w)
@@ -444,7 +458,12 @@ bool pool_tick(struct pool *p)
 				kill(w->pid, SIGKILL);
 				break;
 			}
-			busy |= w->ninflight > 0;
+			if (w->st == W_DRAINING && w->ninflight == 0 && !w->stop_sent) {
+				/* Nothing left in its ring or in flight: it may go. */
+				w->stop_sent = true;
+				kill(w->pid, SIGTERM);
+			}
+			busy |= w->ninflight > 0 || w->st == W_DRAINING;
 			break;
 		case W_STARTING:
 			busy = true;
@@ -459,7 +478,7 @@ bool pool_tick(struct pool *p)
 			if (w->in_target && !p->m->stopping) {
 				busy = true;
 				if (now >= w->respawn_at_ns)
-					worker_spawn(p, w);
+					pool_spawn(p, w, p->binary);
 			}
 			break;
 		}
@@ -475,6 +494,23 @@ bool pool_tick(struct pool *p)
 		p->pending_head++;
 	}
 	return busy || p->pending_head != p->pending_tail;
+}
+
+struct worker *pool_free_slot(struct pool *p)
+{
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		if (p->w[i].st == W_DEAD && !p->w[i].in_target)
+			return &p->w[i];
+	return NULL;
+}
+
+int pool_live(const struct pool *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		n += p->w[i].in_target && p->w[i].st != W_DEAD;
+	return n;
 }
 
 void pool_stop(struct pool *p)

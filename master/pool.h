@@ -35,6 +35,29 @@ struct worker {
 	uint64_t restarts;
 	bool in_target;         /* counts toward the configured pool size */
 	bool killed;            /* SIGKILL sent: waiting for its pidfd */
+	bool stop_sent;         /* draining and idle: SIGTERM sent */
+	int last_status;        /* wait status of its last exit, -1 if none */
+	char last_exit[64];     /* why the last one in this slot ended */
+	char binary[4096];      /* what this slot's worker was started from */
+};
+
+/*
+ * An operator's operation on the pool, one at a time: a rolling replacement
+ * of workers (upgrade, SIGUSR1, restart-worker) or a change of size (scale).
+ * Progress goes to the control connection that asked, if any.
+ */
+enum pool_op_kind { OP_NONE, OP_ROLL, OP_SCALE };
+
+struct pool_op {
+	enum pool_op_kind kind;
+	int conn;              /* control connection streaming progress, -1 none */
+	int queue[SHM_MAX_WORKERS]; /* OP_ROLL: slots still to replace */
+	int nqueue;
+	int old_slot, new_slot; /* the replacement under way, -1 none */
+	bool draining;          /* new one ready: waiting for the old one to finish */
+	uint64_t since_ns;
+	char binary[4096];
+	unsigned done;
 };
 
 struct pool {
@@ -46,6 +69,8 @@ struct pool {
 	uint32_t pending_head, pending_tail, pending_cap;
 	uint64_t redispatched;
 	uint64_t deaths;
+	char binary[4096]; /* the worker binary new workers start from */
+	struct pool_op op;
 };
 
 int pool_init(struct pool *p, struct master *m, int nworkers);
@@ -67,5 +92,24 @@ bool pool_tick(struct pool *p);
 
 /* Stop every worker and reap them (at exit). */
 void pool_stop(struct pool *p);
+
+/* Start a worker in slot w from binary. Returns 0 or -errno. */
+int pool_spawn(struct pool *p, struct worker *w, const char *binary);
+
+/* A free slot for a new worker, or NULL. */
+struct worker *pool_free_slot(struct pool *p);
+
+/* Workers counted toward the pool's size and alive. */
+int pool_live(const struct pool *p);
+
+/*
+ * Operations (rollout.c). Each returns 0 when started, or -errno with msg
+ * set; progress and the outcome go to control connection conn (-1: log only).
+ */
+int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg,
+	      size_t size);
+int pool_scale(struct pool *p, int n, int conn, char *msg, size_t size);
+/* Advance the operation under way; called on every loop turn. True while one runs. */
+bool pool_op_step(struct pool *p);
 
 #endif

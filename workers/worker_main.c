@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,15 @@
 #endif
 
 #define EXIT_INCOMPATIBLE 3
+
+/* SIGTERM: finish the request at hand, then exit (the master drained us first). */
+static volatile sig_atomic_t stopping;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
 
 static void open_roots(struct worker_ctx *w)
 {
@@ -134,12 +144,14 @@ int main(int argc, char **argv)
 	w->opts.swap_off = w->shm.hdr->config.opts & LX_OPT_SWAP_OFF;
 	w->opts.zswap_off = w->shm.hdr->config.opts & LX_OPT_ZSWAP_OFF;
 
+	/* No SA_RESTART: the signal must break the futex wait. */
+	sigaction(SIGTERM, &(struct sigaction){.sa_handler = on_term}, NULL);
 	snprintf(w->sw->version, sizeof(w->sw->version), "%s %s", LXCFS_VERSION, LXCFS_BUILD_ID);
 	atomic_store(&w->sw->state, WS_READY);
 	wake_master();
 	log_debug("ready (pid %d)", getpid());
 
-	for (;;) {
+	while (!stopping) {
 		struct lx_req req;
 		struct lx_cmp cmp;
 
@@ -159,4 +171,6 @@ int main(int argc, char **argv)
 		if (ring_wait(&w->sw->req, 1000) == -ETIMEDOUT && getppid() != master)
 			return 0;
 	}
+	log_debug("stopping on SIGTERM");
+	return 0;
 }
