@@ -38,7 +38,7 @@ endif
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3 2>/dev/null)
 FUSE_LIBS   = $(shell pkg-config --libs fuse3 2>/dev/null)
 
-CFLAGS  += $(CFLAGS_COMMON) $(CFLAGS_MODE) $(FUSE_CFLAGS)
+CFLAGS  += $(CFLAGS_COMMON) $(CFLAGS_MODE) $(FUSE_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS += $(LDFLAGS_MODE)
 
 # Each folder is one process's code; its *_main.c holds the entry point.

@@ -30,7 +30,10 @@
 #include "shm/snap.h"
 
 #define SHM_MAGIC          0x4d48534643584c00ULL /* "\0LXCFSHM" */
+/* Overridable at build time only to produce an incompatible binary for the upgrade test. */
+#ifndef SHM_LAYOUT_VERSION
 #define SHM_LAYOUT_VERSION 1
+#endif
 
 #define SHM_MAX_WORKERS 64
 

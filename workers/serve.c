@@ -152,6 +152,7 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 	int err, rerr;
 
 	memset(cmp, 0, sizeof(*cmp));
+	w->reader_valid = false; /* resolved afresh (through the cache) for each request */
 	cmp->seq = req->seq;
 	cmp->unique = req->unique;
 	cmp->file = req->file;

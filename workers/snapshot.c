@@ -4,6 +4,7 @@
  * is older than the freshness bound.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ struct host_fill {
 static int fill_host(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct host_fill *f = ctx;
-	ssize_t n = procfs_read(-1, f->path, &f->scratch);
+	ssize_t n = procfs_read(AT_FDCWD, f->path, &f->scratch);
 
 	if (n < 0)
 		return (int)n;
@@ -40,9 +41,14 @@ ssize_t worker_host_file(struct worker_ctx *w, const char *path)
 	struct snap_key key;
 	int err;
 
+	char full[PATH_MAX];
+
 	if (fbuf_reserve(&w->host, room + 1) < 0)
 		return -ENOMEM;
-	f.path = path;
+	if (snprintf(full, sizeof(full), "%s%s", w->host_root ? w->host_root : "", path) >=
+	    (int)sizeof(full))
+		return -ENAMETOOLONG;
+	f.path = full;
 	snap_hash(path, strlen(path), &key);
 	err = snap_get(&w->shm, SNAP_HOST, &key, path, worker_ttl_ns(w), fill_host, &f,
 		       w->host.data, room, &len, &w->who);
@@ -55,14 +61,19 @@ ssize_t worker_host_file(struct worker_ctx *w, const char *path)
 
 int worker_reader_cgroup(struct worker_ctx *w, pid_t pid, int c, char *out, size_t size)
 {
-	struct cont_paths paths;
 	const char *p;
 	int err;
 
-	err = ident_resolve(w, pid, &paths);
-	if (err < 0)
-		return err;
-	p = paths.path[c];
+	if (c < 0 || c > CG_NCTRL)
+		return -EINVAL;
+	if (!w->reader_valid || w->reader_pid != pid) {
+		err = ident_resolve(w, pid, &w->reader);
+		if (err < 0)
+			return err;
+		w->reader_pid = pid;
+		w->reader_valid = true;
+	}
+	p = w->reader.path[c];
 	if (p[0] == IDENT_TOO_LONG && c < CG_NCTRL)
 		return reader_cgroup(pid, &w->layout, (enum cg_ctrl)c, out, size);
 	if (p[0] != '/')

@@ -11,6 +11,7 @@
 #include "proc_render/render.h"
 #include "shm/layout.h"
 #include "workers/cgroup.h"
+#include "workers/ident.h"
 #include "workers/procfs.h"
 
 #define WORKER_FUSE_FD 3
@@ -28,6 +29,18 @@ struct worker_ctx {
 	struct fbuf host; /* host file text */
 	struct fbuf out;  /* rendered content */
 	struct snap_who who; /* our name on snapshot leases, our counters */
+
+	/*
+	 * Where host files are read: "" on a host, a fixture folder in tests
+	 * (host paths are appended to it). The cgroup hierarchies likewise come
+	 * from the layout, so the same code renders a fixture tree.
+	 */
+	const char *host_root;
+
+	/* The reader of the request at hand, resolved once for all its lookups. */
+	pid_t reader_pid;
+	bool reader_valid;
+	struct cont_paths reader;
 };
 
 /* The freshness bound of cached cgroup values; 0: always read live. */
