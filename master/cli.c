@@ -33,33 +33,33 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: lxcfs [options] MOUNTPOINT\n"
-		"\n"
-		"Container-aware /proc files served from MOUNTPOINT (usually /var/lib/lxcfs).\n"
-		"\n"
-		"Options:\n"
-		"  -f, --foreground          stay in the foreground (the default)\n"
-		"  -d, --debug               foreground, with debug logging\n"
-		"  -l, --enable-loadavg      virtualize /proc/loadavg\n"
-		"  -u, --disable-swap        show no swap (SwapTotal/SwapFree 0)\n"
-		"  -z, --disable-zswap       show Zswap lines as 0\n"
-		"      --enable-cfs          count CPUs from the CFS quota too\n"
-		"      --enable-pidfd        accepted; pidfds are always used\n"
-		"      --enable-cgroup       accepted; no cgroup tree is served\n"
-		"      --enable-psi-poll     accepted; pressure files are read, not polled\n"
-		"  -s                        accepted; there is no multithreaded loop to disable\n"
-		"  -p, --pidfile FILE        pidfile, locked (default RUNTIME_DIR/lxcfs.pid)\n"
-		"      --runtime-dir DIR     pidfile and control socket location (default /run)\n"
-		"  -o OPTS                   extra FUSE mount options\n"
-		"      --workers N           worker processes (default: CPUs, at least 2)\n"
-		"      --cache-ttl-ms MS     cgroup value freshness bound (default 100)\n"
-		"      --worker-binary PATH  lxcfs-worker to run (default: beside lxcfs)\n"
-		"      --request-timeout-ms MS  re-dispatch a request a worker has not\n"
-		"                            answered by then (default 500)\n"
-		"      --max-cgroups N       cgroups the shared snapshot holds (default 10000)\n"
-		"      --max-pids N          readers the identity cache holds (default 100000)\n"
-		"  -h, --help                this text\n"
-		"  -v, --version             version\n");
+	        "Usage: lxcfs [options] MOUNTPOINT\n"
+	        "\n"
+	        "Container-aware /proc files served from MOUNTPOINT (usually /var/lib/lxcfs).\n"
+	        "\n"
+	        "Options:\n"
+	        "  -f, --foreground          stay in the foreground (the default)\n"
+	        "  -d, --debug               foreground, with debug logging\n"
+	        "  -l, --enable-loadavg      virtualize /proc/loadavg\n"
+	        "  -u, --disable-swap        show no swap (SwapTotal/SwapFree 0)\n"
+	        "  -z, --disable-zswap       show Zswap lines as 0\n"
+	        "      --enable-cfs          count CPUs from the CFS quota too\n"
+	        "      --enable-pidfd        accepted; pidfds are always used\n"
+	        "      --enable-cgroup       accepted; no cgroup tree is served\n"
+	        "      --enable-psi-poll     accepted; pressure files are read, not polled\n"
+	        "  -s                        accepted; there is no multithreaded loop to disable\n"
+	        "  -p, --pidfile FILE        pidfile, locked (default RUNTIME_DIR/lxcfs.pid)\n"
+	        "      --runtime-dir DIR     pidfile and control socket location (default /run)\n"
+	        "  -o OPTS                   extra FUSE mount options\n"
+	        "      --workers N           worker processes (default: CPUs, at least 2)\n"
+	        "      --cache-ttl-ms MS     cgroup value freshness bound (default 100)\n"
+	        "      --worker-binary PATH  lxcfs-worker to run (default: beside lxcfs)\n"
+	        "      --request-timeout-ms MS  re-dispatch a request a worker has not\n"
+	        "                            answered by then (default 500)\n"
+	        "      --max-cgroups N       cgroups the shared snapshot holds (default 10000)\n"
+	        "      --max-pids N          readers the identity cache holds (default 100000)\n"
+	        "  -h, --help                this text\n"
+	        "  -v, --version             version\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -97,26 +97,26 @@ static void default_worker(struct cli *c)
 int cli_parse(int argc, char **argv, struct cli *c)
 {
 	static const struct option longopts[] = {
-		{"foreground", no_argument, NULL, 'f'},
-		{"debug", no_argument, NULL, 'd'},
-		{"enable-loadavg", no_argument, NULL, 'l'},
-		{"disable-swap", no_argument, NULL, 'u'},
-		{"disable-zswap", no_argument, NULL, 'z'},
-		{"pidfile", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'v'},
-		{"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
-		{"enable-cfs", no_argument, NULL, OPT_ENABLE_CFS},
-		{"enable-pidfd", no_argument, NULL, OPT_ENABLE_PIDFD},
-		{"enable-cgroup", no_argument, NULL, OPT_ENABLE_CGROUP},
-		{"enable-psi-poll", no_argument, NULL, OPT_ENABLE_PSI_POLL},
-		{"workers", required_argument, NULL, OPT_WORKERS},
-		{"cache-ttl-ms", required_argument, NULL, OPT_CACHE_TTL},
-		{"worker-binary", required_argument, NULL, OPT_WORKER_BINARY},
-		{"request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT},
-		{"max-cgroups", required_argument, NULL, OPT_MAX_CGROUPS},
-		{"max-pids", required_argument, NULL, OPT_MAX_PIDS},
-		{NULL, 0, NULL, 0},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"enable-loadavg", no_argument, NULL, 'l'},
+	    {"disable-swap", no_argument, NULL, 'u'},
+	    {"disable-zswap", no_argument, NULL, 'z'},
+	    {"pidfile", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'v'},
+	    {"runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR},
+	    {"enable-cfs", no_argument, NULL, OPT_ENABLE_CFS},
+	    {"enable-pidfd", no_argument, NULL, OPT_ENABLE_PIDFD},
+	    {"enable-cgroup", no_argument, NULL, OPT_ENABLE_CGROUP},
+	    {"enable-psi-poll", no_argument, NULL, OPT_ENABLE_PSI_POLL},
+	    {"workers", required_argument, NULL, OPT_WORKERS},
+	    {"cache-ttl-ms", required_argument, NULL, OPT_CACHE_TTL},
+	    {"worker-binary", required_argument, NULL, OPT_WORKER_BINARY},
+	    {"request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+	    {"max-cgroups", required_argument, NULL, OPT_MAX_CGROUPS},
+	    {"max-pids", required_argument, NULL, OPT_MAX_PIDS},
+	    {NULL, 0, NULL, 0},
 	};
 	unsigned long v;
 	long ncpu;
@@ -176,40 +176,45 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			break;
 		case OPT_WORKERS:
 			if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
-				fprintf(stderr, "lxcfs: --workers takes 1 to 64, not '%s'\n", optarg);
+				fprintf(stderr, "lxcfs: --workers takes 1 to 64, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			c->workers = (int)v;
 			break;
 		case OPT_CACHE_TTL:
 			if (parse_uint(optarg, 3600000, &v) < 0) {
-				fprintf(stderr, "lxcfs: --cache-ttl-ms takes milliseconds, not '%s'\n",
-					optarg);
+				fprintf(stderr,
+				        "lxcfs: --cache-ttl-ms takes milliseconds, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			c->cache_ttl_ms = (uint32_t)v;
 			break;
 		case OPT_REQUEST_TIMEOUT:
 			if (parse_uint(optarg, 600000, &v) < 0 || v < 10) {
-				fprintf(stderr,
-					"lxcfs: --request-timeout-ms takes 10 to 600000, not '%s'\n",
-					optarg);
+				fprintf(
+				    stderr,
+				    "lxcfs: --request-timeout-ms takes 10 to 600000, not '%s'\n",
+				    optarg);
 				return 2;
 			}
 			c->request_timeout_ms = (uint32_t)v;
 			break;
 		case OPT_MAX_CGROUPS:
 			if (parse_uint(optarg, 1u << 22, &v) < 0 || v < 16) {
-				fprintf(stderr, "lxcfs: --max-cgroups takes 16 to 4194304, not '%s'\n",
-					optarg);
+				fprintf(stderr,
+				        "lxcfs: --max-cgroups takes 16 to 4194304, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			c->max_cgroups = (uint32_t)v;
 			break;
 		case OPT_MAX_PIDS:
 			if (parse_uint(optarg, 1u << 24, &v) < 0 || v < 16) {
-				fprintf(stderr, "lxcfs: --max-pids takes 16 to 16777216, not '%s'\n",
-					optarg);
+				fprintf(stderr,
+				        "lxcfs: --max-pids takes 16 to 16777216, not '%s'\n",
+				        optarg);
 				return 2;
 			}
 			c->max_pids = (uint32_t)v;

@@ -12,13 +12,13 @@ struct cli {
 	const char *mountpoint;
 	bool foreground;
 	bool debug;
-	bool loadavg;      /* -l */
-	bool swap_off;     /* -u */
-	bool zswap_off;    /* -z */
-	bool cfs;          /* --enable-cfs */
-	const char *pidfile;      /* default <runtime-dir>/lxcfs.pid */
-	const char *runtime_dir;  /* default /run */
-	const char *fuse_opts;    /* -o, appended to ours */
+	bool loadavg;              /* -l */
+	bool swap_off;             /* -u */
+	bool zswap_off;            /* -z */
+	bool cfs;                  /* --enable-cfs */
+	const char *pidfile;       /* default <runtime-dir>/lxcfs.pid */
+	const char *runtime_dir;   /* default /run */
+	const char *fuse_opts;     /* -o, appended to ours */
 	const char *worker_binary; /* default: beside our own binary */
 	int workers;               /* default: CPUs, at least 2 */
 	uint32_t cache_ttl_ms;

@@ -19,15 +19,15 @@
 #include "master/tree.h"
 #include "shm/log.h"
 
-#define CTL_MAX_CONNS 16 /* at most 64: ids keep the index in 6 bits */
+#define CTL_MAX_CONNS 16    /* at most 64: ids keep the index in 6 bits */
 #define CTL_REQ_MAX   16384 /* a command and an escaped path */
 #define CTL_OUT_MAX   (256 * 1024)
 #define CTL_STALL_NS  (2ULL * 1000000000ULL)
 
 struct conn {
 	int fd;
-	uint32_t gen;     /* tells a streaming operation's connection from a later one */
-	bool streaming;   /* an operation reports here: no stall limit */
+	uint32_t gen;   /* tells a streaming operation's connection from a later one */
+	bool streaming; /* an operation reports here: no stall limit */
 	uint64_t since_ns;
 	char in[CTL_REQ_MAX];
 	size_t inlen;
@@ -65,8 +65,8 @@ static struct conn *conn_by_id(int id)
 		return NULL;
 	c = &conns[id & 63];
 	return (id & 63) < CTL_MAX_CONNS && c->fd >= 0 && (c->gen & 0xffffff) == ((uint32_t)id >> 6)
-		       ? c
-		       : NULL;
+	           ? c
+	           : NULL;
 }
 
 int control_open(struct master *m)
@@ -93,8 +93,8 @@ int control_open(struct master *m)
 		return -errno;
 	/* We hold the pidfile lock: a socket file left here is a dead daemon's. */
 	unlink(m->ctl_path);
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    chmod(m->ctl_path, 0600) < 0 || listen(fd, 16) < 0) {
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(m->ctl_path, 0600) < 0 ||
+	    listen(fd, 16) < 0) {
 		int err = -errno;
 
 		log_msg("control socket %s: %s", m->ctl_path, strerror(errno));
@@ -132,8 +132,8 @@ static void out_add(struct conn *c, const char *fmt, ...)
 	n = vsnprintf(c->out + c->outlen, CTL_OUT_MAX - c->outlen, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		c->outlen += (size_t)n < CTL_OUT_MAX - c->outlen ? (size_t)n
-								   : CTL_OUT_MAX - c->outlen - 1;
+		c->outlen +=
+		    (size_t)n < CTL_OUT_MAX - c->outlen ? (size_t)n : CTL_OUT_MAX - c->outlen - 1;
 }
 
 static const char *worker_state(enum worker_st st)
@@ -167,13 +167,13 @@ static void workers_records(struct master *m, struct conn *c)
 		ctl_escape(raw[0] ? raw : "-", wver, sizeof(wver));
 		ctl_escape(w->last_exit[0] ? w->last_exit : "-", lexit, sizeof(lexit));
 		out_add(c,
-			"worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
-			"inflight=%u queued=%u restarts=%llu last_exit=%s version=%s\n",
-			i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), atomic_load(&sw->cpu),
-			(unsigned long long)atomic_load(&sw->served),
-			(unsigned long long)atomic_load(&sw->errors), w->ninflight,
-			ring_count(&sw->req, SHM_RING_SLOTS),
-			(unsigned long long)w->restarts, lexit, wver);
+		        "worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
+		        "inflight=%u queued=%u restarts=%llu last_exit=%s version=%s\n",
+		        i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), atomic_load(&sw->cpu),
+		        (unsigned long long)atomic_load(&sw->served),
+		        (unsigned long long)atomic_load(&sw->errors), w->ninflight,
+		        ring_count(&sw->req, SHM_RING_SLOTS), (unsigned long long)w->restarts,
+		        lexit, wver);
 	}
 }
 
@@ -186,27 +186,27 @@ static void cmd_status(struct master *m, struct conn *c)
 	ctl_escape(LXCFS_VERSION " " LXCFS_BUILD_ID, ver, sizeof(ver));
 	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
 	out_add(c,
-		"master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
-		"served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
-		"pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
-		"max_cgroups=%u max_pids=%u cgroups_cached=%u pids_cached=%u\n",
-		(long)getpid(), mnt, ver, p->target,
-		(unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
-		(unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
-		(unsigned long long)p->redispatched, (unsigned long long)p->deaths,
-		p->pending_tail - p->pending_head, atomic_load(&m->shm.hdr->chunks_in_use),
-		m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
-		m->shm.hdr->max_pids, snap_count(&m->shm, SNAP_MEM),
-		snap_count(&m->shm, SNAP_PID));
+	        "master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
+	        "served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
+	        "pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
+	        "max_cgroups=%u max_pids=%u cgroups_cached=%u pids_cached=%u\n",
+	        (long)getpid(), mnt, ver, p->target,
+	        (unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
+	        (unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
+	        (unsigned long long)p->redispatched, (unsigned long long)p->deaths,
+	        p->pending_tail - p->pending_head, atomic_load(&m->shm.hdr->chunks_in_use),
+	        m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
+	        m->shm.hdr->max_pids, snap_count(&m->shm, SNAP_MEM), snap_count(&m->shm, SNAP_PID));
 	workers_records(m, c);
 	out_add(c, "END\n");
 }
 
 static void cmd_stats(struct master *m, struct conn *c)
 {
-	static const char *const table_names[SNAP_NTABLES] = {
-		[SNAP_PID] = "pid", [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
-		[SNAP_HOST] = "host"};
+	static const char *const table_names[SNAP_NTABLES] = {[SNAP_PID] = "pid",
+	                                                      [SNAP_CONT] = "container",
+	                                                      [SNAP_MEM] = "memory",
+	                                                      [SNAP_HOST] = "host"};
 	uint64_t sum[8] = {0};
 	char path[128];
 
@@ -217,11 +217,11 @@ static void cmd_stats(struct master *m, struct conn *c)
 		if (!tree_file_path((enum lx_file)f, path, sizeof(path)))
 			continue;
 		out_add(c,
-			"file name=%s requests=%llu errors=%llu from_master=%llu p50_us=%.1f "
-			"p99_us=%.1f\n",
-			path, (unsigned long long)s->reqs, (unsigned long long)s->errors,
-			(unsigned long long)s->by_master, stats_quantile_us(s, 0.5),
-			stats_quantile_us(s, 0.99));
+		        "file name=%s requests=%llu errors=%llu from_master=%llu p50_us=%.1f "
+		        "p99_us=%.1f\n",
+		        path, (unsigned long long)s->reqs, (unsigned long long)s->errors,
+		        (unsigned long long)s->by_master, stats_quantile_us(s, 0.5),
+		        stats_quantile_us(s, 0.99));
 	}
 	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
 		struct snap_counters *k = &m->shm.workers[i].snap;
@@ -236,16 +236,16 @@ static void cmd_stats(struct master *m, struct conn *c)
 		sum[7] += atomic_load(&k->cgfs_reads);
 	}
 	out_add(c,
-		"cache hits=%llu misses=%llu stale=%llu refreshes=%llu evictions=%llu "
-		"waits=%llu live=%llu cgroupfs_reads=%llu ttl_ms=%u\n",
-		(unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2],
-		(unsigned long long)sum[3], (unsigned long long)sum[4], (unsigned long long)sum[5],
-		(unsigned long long)sum[6], (unsigned long long)sum[7],
-		m->shm.hdr->config.cache_ttl_ms);
+	        "cache hits=%llu misses=%llu stale=%llu refreshes=%llu evictions=%llu "
+	        "waits=%llu live=%llu cgroupfs_reads=%llu ttl_ms=%u\n",
+	        (unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2],
+	        (unsigned long long)sum[3], (unsigned long long)sum[4], (unsigned long long)sum[5],
+	        (unsigned long long)sum[6], (unsigned long long)sum[7],
+	        m->shm.hdr->config.cache_ttl_ms);
 	for (int t = 0; t < SNAP_NTABLES; t++)
 		out_add(c, "table name=%s entries=%u capacity=%u\n", table_names[t],
-			snap_count(&m->shm, (enum snap_table_id)t),
-			m->shm.tables[t].nbuckets * SNAP_WAYS);
+		        snap_count(&m->shm, (enum snap_table_id)t),
+		        m->shm.tables[t].nbuckets * SNAP_WAYS);
 	out_add(c, "END\n");
 }
 
@@ -266,14 +266,15 @@ static void dump_entry(void *arg, const char *label, uint64_t age_ns, uint32_t l
 		return;
 	ctl_escape(label, esc, sizeof(esc));
 	out_add(d->c, "entry table=%s key=%s age_ms=%llu bytes=%u\n", d->table, esc,
-		(unsigned long long)(age_ns / 1000000ULL), len);
+	        (unsigned long long)(age_ns / 1000000ULL), len);
 }
 
 static void cmd_snapshot(struct master *m, struct conn *c)
 {
-	static const char *const names[SNAP_NTABLES] = {
-		[SNAP_PID] = "pid", [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
-		[SNAP_HOST] = "host"};
+	static const char *const names[SNAP_NTABLES] = {[SNAP_PID] = "pid",
+	                                                [SNAP_CONT] = "container",
+	                                                [SNAP_MEM] = "memory",
+	                                                [SNAP_HOST] = "host"};
 	struct dump_ctx d = {.c = c};
 
 	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
@@ -323,7 +324,8 @@ static void cmd_op(struct master *m, struct conn *c, const char *cmd, char *arg)
 	} else if (strcmp(cmd, "restart-worker") == 0) {
 		long id = arg_num(arg, 0, SHM_MAX_WORKERS - 1);
 
-		err = id < 0 ? -EINVAL : pool_roll(m->pool, NULL, (int)id, conn_id(c), msg, sizeof(msg));
+		err = id < 0 ? -EINVAL
+		             : pool_roll(m->pool, NULL, (int)id, conn_id(c), msg, sizeof(msg));
 		if (id < 0)
 			snprintf(msg, sizeof(msg), "restart-worker takes a worker id");
 	} else {
@@ -332,7 +334,7 @@ static void cmd_op(struct master *m, struct conn *c, const char *cmd, char *arg)
 		err = n < 0 ? -EINVAL : pool_scale(m->pool, (int)n, conn_id(c), msg, sizeof(msg));
 		if (n < 0)
 			snprintf(msg, sizeof(msg), "scale takes a number of workers, 1 to %d",
-				 SHM_MAX_WORKERS);
+			         SHM_MAX_WORKERS);
 	}
 	if (err < 0) {
 		char esc[1024];
@@ -377,8 +379,8 @@ static void handle_request(struct master *m, struct conn *c)
 	cmd = strtok_r(NULL, " ", &save);
 	arg = strtok_r(NULL, " ", &save);
 	if (!proto || strcmp(proto, CTL_PROTO_REQ) != 0) {
-		out_add(c, "%s ERR unsupported protocol (this daemon speaks %s)\n",
-			CTL_PROTO_REPLY, CTL_PROTO_REQ);
+		out_add(c, "%s ERR unsupported protocol (this daemon speaks %s)\n", CTL_PROTO_REPLY,
+		        CTL_PROTO_REQ);
 		return;
 	}
 	if (cmd && strcmp(cmd, "status") == 0)
@@ -390,7 +392,7 @@ static void handle_request(struct master *m, struct conn *c)
 	else if (cmd && strcmp(cmd, "workers") == 0)
 		cmd_workers(m, c);
 	else if (cmd && (strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "restart-worker") == 0 ||
-			 strcmp(cmd, "scale") == 0))
+	                 strcmp(cmd, "scale") == 0))
 		cmd_op(m, c, cmd, arg);
 	else
 		out_add(c, "%s ERR unknown command\n", CTL_PROTO_REPLY);
@@ -512,7 +514,8 @@ bool control_tick(struct master *m)
 	bool open = false;
 
 	for (int i = 0; i < CTL_MAX_CONNS; i++) {
-		if (conns[i].fd >= 0 && !conns[i].streaming && now - conns[i].since_ns > CTL_STALL_NS)
+		if (conns[i].fd >= 0 && !conns[i].streaming &&
+		    now - conns[i].since_ns > CTL_STALL_NS)
 			conn_close(m, &conns[i]);
 		open |= conns[i].fd >= 0;
 	}

@@ -25,22 +25,24 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND\n"
-		   "\n"
-		   "Commands (COMMAND --help for each):\n"
-		   "  status          the master, the mount and each worker\n"
-		   "  workers         each worker: pid, state, requests, restarts, version\n"
-		   "  stats           per file requests and latency; cache figures\n"
-		   "  snapshot        the cached entries\n"
-		   "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
-		   "  restart-worker ID               replace one worker\n"
-		   "  scale N                         run N workers\n"
-		   "\n"
-		   "Options:\n"
-		   "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
-		   "  --socket PATH      the control socket itself\n"
-		   "  --json             one JSON document instead of tables\n"
-		   "  -h, --help         this text\n");
+	fprintf(
+	    f,
+	    "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND\n"
+	    "\n"
+	    "Commands (COMMAND --help for each):\n"
+	    "  status          the master, the mount and each worker\n"
+	    "  workers         each worker: pid, state, requests, restarts, version\n"
+	    "  stats           per file requests and latency; cache figures\n"
+	    "  snapshot        the cached entries\n"
+	    "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
+	    "  restart-worker ID               replace one worker\n"
+	    "  scale N                         run N workers\n"
+	    "\n"
+	    "Options:\n"
+	    "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
+	    "  --socket PATH      the control socket itself\n"
+	    "  --json             one JSON document instead of tables\n"
+	    "  -h, --help         this text\n");
 }
 
 /* A record line split into kind and key=value pairs, in place. */
@@ -218,7 +220,7 @@ static void print_records(char *body, bool json)
 			    strcmp(kind, "table") == 0 || strcmp(kind, "entry") == 0)
 				putchar(']');
 		} else if (count == 1 && strcmp(kind, "worker") != 0 && strcmp(kind, "file") != 0 &&
-			   strcmp(kind, "entry") != 0) {
+		           strcmp(kind, "entry") != 0) {
 			printf("%s:\n", kind);
 			for (int k = 0; k < recs[i].n; k++)
 				printf("  %-18s %s\n", recs[i].key[k], recs[i].val[k]);
@@ -259,21 +261,23 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"status", "", "the master, the mount, and each worker: pid, state, CPU, requests\n"
-		       "served, in flight and queued, restarts, last exit, version",
-	 0, 0, false},
-	{"workers", "", "each worker: pid, state, CPU, requests, restarts, last exit, version", 0,
-	 0, false},
-	{"stats", "", "per file: requests, errors, p50/p99 latency; cache hits, misses,\n"
-		      "refreshes, evictions, cgroupfs reads; snapshot table sizes",
-	 0, 0, false},
-	{"snapshot", "", "the cached entries: table, key, age, size", 0, 0, false},
-	{"upgrade", "[--worker-binary PATH]",
-	 "replace every worker, one at a time, with PATH (default: the binary\n"
-	 "lxcfs runs, re-read from disk); exits non-zero if the upgrade stops",
-	 0, 1, true},
-	{"restart-worker", "ID", "replace worker ID with a fresh one", 1, 1, true},
-	{"scale", "N", "run N workers", 1, 1, true},
+    {"status", "",
+     "the master, the mount, and each worker: pid, state, CPU, requests\n"
+     "served, in flight and queued, restarts, last exit, version",
+     0, 0, false},
+    {"workers", "", "each worker: pid, state, CPU, requests, restarts, last exit, version", 0, 0,
+     false},
+    {"stats", "",
+     "per file: requests, errors, p50/p99 latency; cache hits, misses,\n"
+     "refreshes, evictions, cgroupfs reads; snapshot table sizes",
+     0, 0, false},
+    {"snapshot", "", "the cached entries: table, key, age, size", 0, 0, false},
+    {"upgrade", "[--worker-binary PATH]",
+     "replace every worker, one at a time, with PATH (default: the binary\n"
+     "lxcfs runs, re-read from disk); exits non-zero if the upgrade stops",
+     0, 1, true},
+    {"restart-worker", "ID", "replace worker ID with a fresh one", 1, 1, true},
+    {"scale", "N", "run N workers", 1, 1, true},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -281,7 +285,7 @@ static const struct command commands[] = {
 static void command_usage(FILE *f, const struct command *c)
 {
 	fprintf(f, "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] %s %s\n\n%s\n",
-		c->name, c->args, c->help);
+	        c->name, c->args, c->help);
 }
 
 /*
@@ -320,7 +324,7 @@ static int follow(int fd, bool json)
 					if (strcmp(r.kind, "result") == 0) {
 						rc = strcmp(r.val[0], "1") == 0 ? 0 : 1;
 						fprintf(rc ? stderr : stdout, "%s%s\n",
-							rc ? "lxcfs-ctl: " : "", msg);
+						        rc ? "lxcfs-ctl: " : "", msg);
 					} else {
 						printf("%s\n", msg);
 					}
@@ -350,16 +354,16 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"runtime-dir", required_argument, NULL, 'r'},
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"runtime-dir", required_argument, NULL, 'r'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const struct option cmdopts[] = {
-		{"worker-binary", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"worker-binary", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *runtime_dir = "/run", *socket_path = NULL, *binary = NULL;
 	char path[4096], req[4096 * 3 + 64], *reply, *nl;
@@ -447,7 +451,7 @@ int main(int argc, char **argv)
 	fd = connect_socket(socket_path);
 	if (fd < 0) {
 		fprintf(stderr, "lxcfs-ctl: no lxcfs answers on %s: %s\n", socket_path,
-			strerror(-fd));
+		        strerror(-fd));
 		return EXIT_NO_DAEMON;
 	}
 	if (cmd->streams) {
@@ -459,7 +463,8 @@ int main(int argc, char **argv)
 		/* An operation may take a while between two progress lines. */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 		if (write(fd, line, (size_t)n) != n) {
-			fprintf(stderr, "lxcfs-ctl: write to %s: %s\n", socket_path, strerror(errno));
+			fprintf(stderr, "lxcfs-ctl: write to %s: %s\n", socket_path,
+			        strerror(errno));
 			close(fd);
 			return EXIT_PROTOCOL;
 		}
@@ -469,7 +474,8 @@ int main(int argc, char **argv)
 			got++;
 		first[got] = '\0';
 		if (strncmp(first, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
-			fprintf(stderr, "lxcfs-ctl: %s did not answer as lxcfs does\n", socket_path);
+			fprintf(stderr, "lxcfs-ctl: %s did not answer as lxcfs does\n",
+			        socket_path);
 			close(fd);
 			return EXIT_PROTOCOL;
 		}

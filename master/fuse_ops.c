@@ -94,7 +94,7 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 }
 
 static void do_lookup(struct master *m, const struct fuse_in_header *h, const char *name,
-		      size_t len)
+                      size_t len)
 {
 	const struct tree_node *n;
 	struct fuse_entry_out out;
@@ -134,8 +134,8 @@ static void do_getattr(struct master *m, const struct fuse_in_header *h)
 	reply(m, h->unique, &out, sizeof(out));
 }
 
-static void do_open(struct master *m, const struct fuse_in_header *h, const void *arg,
-		    size_t len, bool dir)
+static void do_open(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len,
+                    bool dir)
 {
 	const struct tree_node *n = tree_get(h->nodeid);
 	const struct fuse_open_in *in = arg;
@@ -163,7 +163,7 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 		fh = handle_open(&m->shm);
 		if (fh < 0) {
 			log_msg("open of %s by pid %u: no free handle (%s)", n->name, h->pid,
-				strerror((int)-fh));
+			        strerror((int)-fh));
 			reply_err(m, h->unique, (int)fh);
 			return;
 		}
@@ -175,7 +175,7 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 }
 
 static void do_release(struct master *m, const struct fuse_in_header *h, const void *arg,
-		       size_t len, bool dir)
+                       size_t len, bool dir)
 {
 	const struct fuse_release_in *in = arg;
 
@@ -185,7 +185,7 @@ static void do_release(struct master *m, const struct fuse_in_header *h, const v
 }
 
 static void do_readdir(struct master *m, const struct fuse_in_header *h, const void *arg,
-		       size_t len)
+                       size_t len)
 {
 	const struct fuse_read_in *in = arg;
 	const struct tree_node *dir = tree_get(h->nodeid);
@@ -251,8 +251,7 @@ static void do_statfs(struct master *m, const struct fuse_in_header *h)
 	reply(m, h->unique, &out, sizeof(out));
 }
 
-static void do_access(struct master *m, const struct fuse_in_header *h, const void *arg,
-		      size_t len)
+static void do_access(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
 {
 	const struct fuse_access_in *in = arg;
 
@@ -278,10 +277,10 @@ int fuse_serve_content(struct master *m, const struct lx_req *req)
 	if (err < 0)
 		return err;
 	n = content_iov(&m->shm, chain, clen, req->offset, req->size, iov,
-			(int)(sizeof(iov) / sizeof(iov[0])), &bytes);
+	                (int)(sizeof(iov) / sizeof(iov[0])), &bytes);
 	if (n < 0) {
 		log_msg("content of handle %#llx does not check out: re-rendering",
-			(unsigned long long)req->fh);
+		        (unsigned long long)req->fh);
 		return -ENODATA;
 	}
 	err = fuse_reply_iov(m->fuse_fd, req->unique, 0, iov, n);
@@ -292,8 +291,7 @@ int fuse_serve_content(struct master *m, const struct lx_req *req)
 	return 0;
 }
 
-static void do_read(struct master *m, const struct fuse_in_header *h, const void *arg,
-		    size_t len)
+static void do_read(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
 {
 	const struct fuse_read_in *in = arg;
 	const struct tree_node *n = tree_get(h->nodeid);
@@ -348,7 +346,7 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 		if (n->file == req->file)
 			break;
 	log_msg("read %llu of %s by pid %u answered with host content: %s",
-		(unsigned long long)req->unique, n ? n->host_path : "?", req->pid, why);
+	        (unsigned long long)req->unique, n ? n->host_path : "?", req->pid, why);
 	if (!n || !n->host_path) {
 		reply_err(m, req->unique, -EIO);
 		return;

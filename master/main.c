@@ -25,12 +25,12 @@
 #include "master/pool.h"
 #include "shm/log.h"
 
-#define NHANDLES  65536
-#define NCHUNKS   16384 /* 64 MiB of open-file content, touched only as used */
-#define HOST_FILE_MAX (2u << 20) /* a 1024-CPU host's cpuinfo */
-#define TICK_NS   50000000L
+#define NHANDLES          65536
+#define NCHUNKS           16384      /* 64 MiB of open-file content, touched only as used */
+#define HOST_FILE_MAX     (2u << 20) /* a 1024-CPU host's cpuinfo */
+#define TICK_NS           50000000L
 #define LOADAVG_PERIOD_NS (5ULL * 1000000000ULL) /* the kernel's LOAD_FREQ */
-#define READ_BUF  (1 << 20) /* >= the kernel's minimum plus max_write */
+#define READ_BUF          (1 << 20)              /* >= the kernel's minimum plus max_write */
 
 /* CPUs the host can bring online: /proc/stat has at most one line for each. */
 static uint32_t host_cpus(void)
@@ -92,7 +92,8 @@ static void on_fuse(struct master *m, char *buf)
 		if (n < 0) {
 			if (errno == EAGAIN)
 				return;
-			if (errno == EINTR || errno == ENOENT) /* ENOENT: interrupted before we read it */
+			if (errno == EINTR ||
+			    errno == ENOENT) /* ENOENT: interrupted before we read it */
 				continue;
 			if (errno == ENODEV) {
 				log_msg("%s was unmounted: exiting", m->cli->mountpoint);
@@ -278,18 +279,18 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = shm_create(&m->shm, &(struct shm_sizes){.nhandles = NHANDLES,
-						    .nchunks = NCHUNKS,
-						    .max_cgroups = cli.max_cgroups,
-						    .max_pids = cli.max_pids,
-						    .host_size = HOST_FILE_MAX,
-						    .host_cpus = host_cpus()});
+	                                             .nchunks = NCHUNKS,
+	                                             .max_cgroups = cli.max_cgroups,
+	                                             .max_pids = cli.max_pids,
+	                                             .host_size = HOST_FILE_MAX,
+	                                             .host_cpus = host_cpus()});
 	if (rc < 0) {
 		log_msg("shared memory: %s", strerror(-rc));
 		goto out_pidfile;
 	}
 	m->shm.hdr->config.opts = (cli.swap_off ? LX_OPT_SWAP_OFF : 0) |
-				  (cli.zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
-				  (cli.cfs ? LX_OPT_CFS : 0) | (cli.loadavg ? LX_OPT_LOADAVG : 0);
+	                          (cli.zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
+	                          (cli.cfs ? LX_OPT_CFS : 0) | (cli.loadavg ? LX_OPT_LOADAVG : 0);
 	m->shm.hdr->config.cache_ttl_ms = cli.cache_ttl_ms;
 
 	rc = setup_fds(m);

@@ -17,9 +17,9 @@
 enum ev_kind {
 	EV_FUSE = 1,
 	EV_SIGNAL,
-	EV_WAKE,    /* a worker became ready or completed while we asked to be told */
+	EV_WAKE, /* a worker became ready or completed while we asked to be told */
 	EV_TIMER,
-	EV_PIDFD,   /* index: worker slot */
+	EV_PIDFD, /* index: worker slot */
 	EV_CTL_LISTEN,
 	EV_CTL_CONN, /* index: connection slot */
 };
@@ -49,7 +49,7 @@ struct master {
 	bool stopping;
 	bool initialized; /* FUSE INIT answered */
 	uint32_t proto_minor;
-	uint64_t start_ns;  /* CLOCK_REALTIME at start, for file times */
+	uint64_t start_ns; /* CLOCK_REALTIME at start, for file times */
 	uint64_t start_mono_ns;
 	struct pool *pool;
 	uint64_t served_by_master; /* reads answered from published content */

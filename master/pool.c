@@ -45,7 +45,7 @@ static struct shm_worker *slot_of(struct pool *p, struct worker *w)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t parent,
-			const char *binary)
+                        const char *binary)
 {
 	struct master *m = p->m;
 	char slot[16], gens[16];
@@ -170,7 +170,7 @@ static void harvest(struct pool *p, struct worker *w)
 		if (j->used && j->req.seq == c.seq) {
 			if (j->req.op == LX_OP_READ)
 				stats_note(j->req.file, c.done_ns - j->req.t_dispatch_ns, c.error,
-					   0);
+				           0);
 			j->used = false;
 			w->ninflight--;
 		}
@@ -201,9 +201,8 @@ static struct worker *pick(struct pool *p)
 		if (w->st != W_READY || w->ninflight >= SHM_RING_SLOTS - 1)
 			continue;
 		/* An idle worker elsewhere beats a busy one here; ours wins a tie. */
-		score = w->ninflight * 2 +
-			((int)atomic_load_explicit(&p->m->shm.workers[i].cpu, memory_order_relaxed) !=
-			 cpu);
+		score = w->ninflight * 2 + ((int)atomic_load_explicit(&p->m->shm.workers[i].cpu,
+		                                                      memory_order_relaxed) != cpu);
 		if (score < best_score) {
 			best = w;
 			best_score = score;
@@ -323,19 +322,19 @@ void pool_on_exit(struct pool *p, int id)
 		w->last_status = status;
 		if (WIFSIGNALED(status))
 			snprintf(w->last_exit, sizeof(w->last_exit), "%s signal %d",
-				 w->killed ? "deadline:" : "killed by", WTERMSIG(status));
+			         w->killed ? "deadline:" : "killed by", WTERMSIG(status));
 		else if (WEXITSTATUS(status) == 3)
 			snprintf(w->last_exit, sizeof(w->last_exit),
-				 "incompatible shared memory layout");
+			         "incompatible shared memory layout");
 		else if (WEXITSTATUS(status) == 127)
 			snprintf(w->last_exit, sizeof(w->last_exit), "cannot execute binary");
 		else
 			snprintf(w->last_exit, sizeof(w->last_exit), "%sexit status %d",
-				 draining ? "drained, " : "", WEXITSTATUS(status));
+			         draining ? "drained, " : "", WEXITSTATUS(status));
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
 			log_msg("worker %d (pid %d) refused to attach: incompatible shared "
-				"memory layout (%s)",
-				id, w->pid, w->binary);
+			        "memory layout (%s)",
+			        id, w->pid, w->binary);
 		else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
 			log_msg("worker %d (pid %d): cannot execute %s", id, w->pid, w->binary);
 		else if (!(draining && WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -447,14 +446,16 @@ bool pool_tick(struct pool *p)
 
 				/* A load sample visits many cgroups: it gets a longer bound. */
 				if (!j->used || w->killed ||
-				    now - j->pushed_ns < (j->req.op == LX_OP_READ ? timeout : 10 * timeout))
+				    now - j->pushed_ns <
+				        (j->req.op == LX_OP_READ ? timeout : 10 * timeout))
 					continue;
 				w->killed = true;
-				log_msg("worker %d (pid %d, %s) did not answer request %llu in %u ms: "
-					"replacing it",
-					w->id, w->pid, worker_where(w->pid, where, sizeof(where)),
-					(unsigned long long)j->req.unique,
-					p->m->cli->request_timeout_ms);
+				log_msg(
+				    "worker %d (pid %d, %s) did not answer request %llu in %u ms: "
+				    "replacing it",
+				    w->id, w->pid, worker_where(w->pid, where, sizeof(where)),
+				    (unsigned long long)j->req.unique,
+				    p->m->cli->request_timeout_ms);
 				kill(w->pid, SIGKILL);
 				break;
 			}
@@ -470,7 +471,7 @@ bool pool_tick(struct pool *p)
 			if (now - w->started_ns > START_DEADLINE_NS && !w->killed) {
 				w->killed = true;
 				log_msg("worker %d (pid %d) not ready after 5 s: killing it", w->id,
-					w->pid);
+				        w->pid);
 				kill(w->pid, SIGKILL);
 			}
 			break;

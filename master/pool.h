@@ -33,12 +33,12 @@ struct worker {
 	uint64_t respawn_at_ns; /* when dead: earliest restart */
 	unsigned fail_streak;   /* deaths before READY in a row */
 	uint64_t restarts;
-	bool in_target;         /* counts toward the configured pool size */
-	bool killed;            /* SIGKILL sent: waiting for its pidfd */
-	bool stop_sent;         /* draining and idle: SIGTERM sent */
-	int last_status;        /* wait status of its last exit, -1 if none */
-	char last_exit[64];     /* why the last one in this slot ended */
-	char binary[4096];      /* what this slot's worker was started from */
+	bool in_target;     /* counts toward the configured pool size */
+	bool killed;        /* SIGKILL sent: waiting for its pidfd */
+	bool stop_sent;     /* draining and idle: SIGTERM sent */
+	int last_status;    /* wait status of its last exit, -1 if none */
+	char last_exit[64]; /* why the last one in this slot ended */
+	char binary[4096];  /* what this slot's worker was started from */
 };
 
 /*
@@ -50,7 +50,7 @@ enum pool_op_kind { OP_NONE, OP_ROLL, OP_SCALE };
 
 struct pool_op {
 	enum pool_op_kind kind;
-	int conn;              /* control connection streaming progress, -1 none */
+	int conn;                   /* control connection streaming progress, -1 none */
 	int queue[SHM_MAX_WORKERS]; /* OP_ROLL: slots still to replace */
 	int nqueue;
 	int old_slot, new_slot; /* the replacement under way, -1 none */
@@ -106,8 +106,7 @@ int pool_live(const struct pool *p);
  * Operations (rollout.c). Each returns 0 when started, or -errno with msg
  * set; progress and the outcome go to control connection conn (-1: log only).
  */
-int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg,
-	      size_t size);
+int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg, size_t size);
 int pool_scale(struct pool *p, int n, int conn, char *msg, size_t size);
 /* Advance the operation under way; called on every loop turn. True while one runs. */
 bool pool_op_step(struct pool *p);

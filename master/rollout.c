@@ -39,7 +39,7 @@ static void op_say(struct pool *p, const char *fmt, ...)
 }
 
 static void op_end(struct pool *p, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void op_end(struct pool *p, bool ok, const char *fmt, ...)
 {
@@ -62,12 +62,11 @@ static int op_busy(struct pool *p, char *msg, size_t size)
 	if (p->op.kind == OP_NONE)
 		return 0;
 	snprintf(msg, size, "another operation (%s) is under way",
-		 p->op.kind == OP_ROLL ? "a rolling replacement" : "scaling");
+	         p->op.kind == OP_ROLL ? "a rolling replacement" : "scaling");
 	return -EBUSY;
 }
 
-int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg,
-	      size_t size)
+int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg, size_t size)
 {
 	struct pool_op *op = &p->op;
 	int err = op_busy(p, msg, size);
@@ -81,7 +80,7 @@ int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char 
 		return -errno;
 	}
 	if (only_slot >= 0 && (only_slot >= SHM_MAX_WORKERS || !p->w[only_slot].in_target ||
-			       p->w[only_slot].st == W_DEAD)) {
+	                       p->w[only_slot].st == W_DEAD)) {
 		snprintf(msg, size, "no worker %d", only_slot);
 		return -ENOENT;
 	}
@@ -217,7 +216,8 @@ static void roll_step(struct pool *p)
 			op_end(p, false,
 			       "new worker from %s failed to start (%s): stopped, the old workers "
 			       "keep serving",
-			       op->binary, new->st == W_DEAD ? new->last_exit : "not ready in 10 s");
+			       op->binary,
+			       new->st == W_DEAD ? new->last_exit : "not ready in 10 s");
 		}
 		return;
 	}

@@ -7,25 +7,25 @@
 #include "master/tree.h"
 
 static const struct tree_node nodes[] = {
-	{TREE_ROOT_INO, TREE_ROOT_INO, "", S_IFDIR | 0755, LX_FILE_NONE, NULL},
-	{2, TREE_ROOT_INO, "proc", S_IFDIR | 0555, LX_FILE_NONE, NULL},
-	{3, 2, "cpuinfo", S_IFREG | 0444, LX_FILE_CPUINFO, "/proc/cpuinfo"},
-	{4, 2, "diskstats", S_IFREG | 0444, LX_FILE_DISKSTATS, "/proc/diskstats"},
-	{5, 2, "loadavg", S_IFREG | 0444, LX_FILE_LOADAVG, "/proc/loadavg"},
-	{6, 2, "meminfo", S_IFREG | 0444, LX_FILE_MEMINFO, "/proc/meminfo"},
-	{7, 2, "slabinfo", S_IFREG | 0444, LX_FILE_SLABINFO, "/proc/slabinfo"},
-	{8, 2, "stat", S_IFREG | 0444, LX_FILE_STAT, "/proc/stat"},
-	{9, 2, "swaps", S_IFREG | 0444, LX_FILE_SWAPS, "/proc/swaps"},
-	{10, 2, "uptime", S_IFREG | 0444, LX_FILE_UPTIME, "/proc/uptime"},
-	{11, 2, "pressure", S_IFDIR | 0555, LX_FILE_NONE, NULL},
-	{12, 11, "cpu", S_IFREG | 0444, LX_FILE_PRESSURE_CPU, "/proc/pressure/cpu"},
-	{13, 11, "io", S_IFREG | 0444, LX_FILE_PRESSURE_IO, "/proc/pressure/io"},
-	{14, 11, "memory", S_IFREG | 0444, LX_FILE_PRESSURE_MEMORY, "/proc/pressure/memory"},
-	{15, TREE_ROOT_INO, "sys", S_IFDIR | 0555, LX_FILE_NONE, NULL},
-	{16, 15, "devices", S_IFDIR | 0555, LX_FILE_NONE, NULL},
-	{17, 16, "system", S_IFDIR | 0555, LX_FILE_NONE, NULL},
-	{18, 17, "cpu", S_IFDIR | 0555, LX_FILE_NONE, NULL},
-	{19, 18, "online", S_IFREG | 0444, LX_FILE_CPU_ONLINE, "/sys/devices/system/cpu/online"},
+    {TREE_ROOT_INO, TREE_ROOT_INO, "", S_IFDIR | 0755, LX_FILE_NONE, NULL},
+    {2, TREE_ROOT_INO, "proc", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+    {3, 2, "cpuinfo", S_IFREG | 0444, LX_FILE_CPUINFO, "/proc/cpuinfo"},
+    {4, 2, "diskstats", S_IFREG | 0444, LX_FILE_DISKSTATS, "/proc/diskstats"},
+    {5, 2, "loadavg", S_IFREG | 0444, LX_FILE_LOADAVG, "/proc/loadavg"},
+    {6, 2, "meminfo", S_IFREG | 0444, LX_FILE_MEMINFO, "/proc/meminfo"},
+    {7, 2, "slabinfo", S_IFREG | 0444, LX_FILE_SLABINFO, "/proc/slabinfo"},
+    {8, 2, "stat", S_IFREG | 0444, LX_FILE_STAT, "/proc/stat"},
+    {9, 2, "swaps", S_IFREG | 0444, LX_FILE_SWAPS, "/proc/swaps"},
+    {10, 2, "uptime", S_IFREG | 0444, LX_FILE_UPTIME, "/proc/uptime"},
+    {11, 2, "pressure", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+    {12, 11, "cpu", S_IFREG | 0444, LX_FILE_PRESSURE_CPU, "/proc/pressure/cpu"},
+    {13, 11, "io", S_IFREG | 0444, LX_FILE_PRESSURE_IO, "/proc/pressure/io"},
+    {14, 11, "memory", S_IFREG | 0444, LX_FILE_PRESSURE_MEMORY, "/proc/pressure/memory"},
+    {15, TREE_ROOT_INO, "sys", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+    {16, 15, "devices", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+    {17, 16, "system", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+    {18, 17, "cpu", S_IFDIR | 0555, LX_FILE_NONE, NULL},
+    {19, 18, "online", S_IFREG | 0444, LX_FILE_CPU_ONLINE, "/sys/devices/system/cpu/online"},
 };
 
 #define NNODES (sizeof(nodes) / sizeof(nodes[0]))
@@ -78,7 +78,8 @@ const char *tree_file_path(enum lx_file f, char *buf, size_t size)
 	}
 	buf[0] = '\0';
 	while (depth-- > 0) {
-		int w = snprintf(buf + used, size - used, "%s%s", used ? "/" : "", chain[depth]->name);
+		int w =
+		    snprintf(buf + used, size - used, "%s%s", used ? "/" : "", chain[depth]->name);
 
 		if (w < 0 || (size_t)w >= size - used)
 			return NULL;

@@ -15,8 +15,8 @@ struct tree_node {
 	uint64_t ino;
 	uint64_t parent;
 	const char *name;
-	mode_t mode; /* type and permissions */
-	enum lx_file file; /* LX_FILE_NONE for directories */
+	mode_t mode;           /* type and permissions */
+	enum lx_file file;     /* LX_FILE_NONE for directories */
 	const char *host_path; /* the host file, served when no worker can render */
 };
 

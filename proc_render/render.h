@@ -30,24 +30,24 @@ struct cg_memory {
 	uint64_t usage; /* memory.usage_in_bytes / memory.current */
 
 	/* memory.stat */
-	uint64_t cache;         /* v1 total_cache, v2 file */
-	uint64_t active_anon;   /* total_active_anon / active_anon */
-	uint64_t inactive_anon; /* total_inactive_anon / inactive_anon */
-	uint64_t active_file;   /* total_active_file / active_file */
-	uint64_t inactive_file; /* total_inactive_file / inactive_file */
-	uint64_t unevictable;   /* total_unevictable / unevictable */
-	uint64_t shmem;         /* total_shmem / shmem */
-	uint64_t mapped;        /* total_mapped_file / file_mapped */
-	uint64_t dirty;         /* total_dirty / file_dirty */
-	uint64_t writeback;     /* total_writeback / file_writeback */
-	uint64_t anon_thp;      /* total_rss_huge / anon_thp */
-	uint64_t slab;          /* v2 slab */
+	uint64_t cache;              /* v1 total_cache, v2 file */
+	uint64_t active_anon;        /* total_active_anon / active_anon */
+	uint64_t inactive_anon;      /* total_inactive_anon / inactive_anon */
+	uint64_t active_file;        /* total_active_file / active_file */
+	uint64_t inactive_file;      /* total_inactive_file / inactive_file */
+	uint64_t unevictable;        /* total_unevictable / unevictable */
+	uint64_t shmem;              /* total_shmem / shmem */
+	uint64_t mapped;             /* total_mapped_file / file_mapped */
+	uint64_t dirty;              /* total_dirty / file_dirty */
+	uint64_t writeback;          /* total_writeback / file_writeback */
+	uint64_t anon_thp;           /* total_rss_huge / anon_thp */
+	uint64_t slab;               /* v2 slab */
 	uint64_t slab_reclaimable;   /* v2 slab_reclaimable */
 	uint64_t slab_unreclaimable; /* v2 slab_unreclaimable */
-	uint64_t zswap;         /* v2 zswap */
-	uint64_t zswapped;      /* v2 zswapped */
-	bool has_slab;          /* memory.stat had the slab keys (v2) */
-	bool has_zswap;         /* memory.stat had the zswap keys (v2) */
+	uint64_t zswap;              /* v2 zswap */
+	uint64_t zswapped;           /* v2 zswapped */
+	bool has_slab;               /* memory.stat had the slab keys (v2) */
+	bool has_zswap;              /* memory.stat had the zswap keys (v2) */
 
 	/*
 	 * Swap accounting. v2: swap_limit = min over ancestors of memory.swap.max
@@ -74,7 +74,7 @@ struct render_opts {
  * Returns bytes written, or -ENOSPC.
  */
 ssize_t render_meminfo(const char *host, size_t host_len, const struct cg_memory *cg,
-		       const struct render_opts *opts, char *buf, size_t size);
+                       const struct render_opts *opts, char *buf, size_t size);
 
 /*
  * The container's swap size and use in kB: meminfo's SwapTotal and
@@ -82,6 +82,6 @@ ssize_t render_meminfo(const char *host, size_t host_len, const struct cg_memory
  * two files always agree. Both are 0 with -u; used_kb never exceeds total_kb.
  */
 void meminfo_swap_figures(const char *host, size_t host_len, const struct cg_memory *cg,
-			  const struct render_opts *opts, uint64_t *total_kb, uint64_t *used_kb);
+                          const struct render_opts *opts, uint64_t *total_kb, uint64_t *used_kb);
 
 #endif

@@ -7,8 +7,8 @@
 
 #include "shm/content.h"
 
-#define TAG(v)  ((uint32_t)((v) >> 32))
-#define LOW(v)  ((uint32_t)(v))
+#define TAG(v)       ((uint32_t)((v) >> 32))
+#define LOW(v)       ((uint32_t)(v))
 #define PACK(hi, lo) (((uint64_t)(hi) << 32) | (uint32_t)(lo))
 
 /* Handles are allocated by the master alone: a private free list suffices. */
@@ -39,10 +39,10 @@ static int chunk_pop(struct shm *s, uint32_t *idx)
 			return -ENOSPC;
 		/* A stale next fails the CAS below: the tag moved. */
 		new = PACK(TAG(old) + 1, atomic_load_explicit(&s->chunk_meta[top - 1].next,
-							      memory_order_relaxed));
+		                                              memory_order_relaxed));
 		if (atomic_compare_exchange_weak_explicit(&s->hdr->chunk_free, &old, new,
-							  memory_order_acq_rel,
-							  memory_order_acquire)) {
+		                                          memory_order_acq_rel,
+		                                          memory_order_acquire)) {
 			*idx = top - 1;
 			atomic_fetch_add_explicit(&s->hdr->chunks_in_use, 1, memory_order_relaxed);
 			return 0;
@@ -59,8 +59,8 @@ void content_free(struct shm *s, uint32_t chain)
 		return;
 	/* Bounded walk: a corrupt chain must not loop forever. */
 	while (n < s->nchunks) {
-		uint32_t next = atomic_load_explicit(&s->chunk_meta[last - 1].next,
-						     memory_order_relaxed);
+		uint32_t next =
+		    atomic_load_explicit(&s->chunk_meta[last - 1].next, memory_order_relaxed);
 
 		if (next == 0 || next > s->nchunks)
 			break;
@@ -70,11 +70,10 @@ void content_free(struct shm *s, uint32_t chain)
 	old = atomic_load_explicit(&s->hdr->chunk_free, memory_order_acquire);
 	do {
 		atomic_store_explicit(&s->chunk_meta[last - 1].next, LOW(old),
-				      memory_order_relaxed);
+		                      memory_order_relaxed);
 		new = PACK(TAG(old) + 1, chain);
-	} while (!atomic_compare_exchange_weak_explicit(&s->hdr->chunk_free, &old, new,
-							memory_order_acq_rel,
-							memory_order_acquire));
+	} while (!atomic_compare_exchange_weak_explicit(
+	    &s->hdr->chunk_free, &old, new, memory_order_acq_rel, memory_order_acquire));
 	atomic_fetch_sub_explicit(&s->hdr->chunks_in_use, n, memory_order_relaxed);
 }
 
@@ -99,7 +98,7 @@ int content_store(struct shm *s, const void *data, size_t len, uint32_t *chain)
 		done += n;
 		if (prev)
 			atomic_store_explicit(&s->chunk_meta[prev - 1].next, idx + 1,
-					      memory_order_relaxed);
+			                      memory_order_relaxed);
 		else
 			first = idx + 1;
 		prev = idx + 1;
@@ -122,7 +121,7 @@ int content_publish(struct shm *s, uint64_t fh, uint32_t chain, uint32_t *old)
 			return -ESTALE;
 		new = PACK(TAG(fh), chain);
 	} while (!atomic_compare_exchange_weak_explicit(&h->state, &cur, new, memory_order_acq_rel,
-							memory_order_acquire));
+	                                                memory_order_acquire));
 	*old = LOW(cur);
 	return 0;
 }
@@ -147,7 +146,7 @@ int content_get(const struct shm *s, uint64_t fh, uint32_t *chain, uint32_t *len
 }
 
 int content_iov(const struct shm *s, uint32_t chain, uint32_t len, uint64_t off, uint32_t size,
-		struct iovec *iov, int maxiov, size_t *bytes)
+                struct iovec *iov, int maxiov, size_t *bytes)
 {
 	uint64_t pos = 0, end;
 	uint32_t c = chain;

@@ -48,7 +48,7 @@ int content_get(const struct shm *s, uint64_t fh, uint32_t *chain, uint32_t *len
  * chain that does not check out (bad index, too short).
  */
 int content_iov(const struct shm *s, uint32_t chain, uint32_t len, uint64_t off, uint32_t size,
-		struct iovec *iov, int maxiov, size_t *bytes);
+                struct iovec *iov, int maxiov, size_t *bytes);
 
 /* Master: a handle for a new open, or -ENFILE. Its id encodes the generation. */
 int64_t handle_open(struct shm *s);

@@ -29,7 +29,7 @@
 #include "shm/ring.h"
 #include "shm/snap.h"
 
-#define SHM_MAGIC          0x4d48534643584c00ULL /* "\0LXCFSHM" */
+#define SHM_MAGIC 0x4d48534643584c00ULL /* "\0LXCFSHM" */
 /* Overridable at build time only to produce an incompatible binary for the upgrade test. */
 #ifndef SHM_LAYOUT_VERSION
 #define SHM_LAYOUT_VERSION 1
@@ -38,13 +38,13 @@
 #define SHM_MAX_WORKERS 64
 
 /* Value room per snapshot table (the workers' structs must fit: checked at build). */
-#define SNAP_PID_VALUE  32
-#define SNAP_CONT_VALUE 1536
-#define SNAP_MEM_VALUE  512
-#define SNAP_LOAD_VALUE 512
+#define SNAP_PID_VALUE    32
+#define SNAP_CONT_VALUE   1536
+#define SNAP_MEM_VALUE    512
+#define SNAP_LOAD_VALUE   512
 #define SNAP_HOST_ENTRIES 32
-#define SHM_RING_SLOTS  256 /* per ring, a power of two */
-#define SHM_CHUNK_SIZE  4096
+#define SHM_RING_SLOTS    256 /* per ring, a power of two */
+#define SHM_CHUNK_SIZE    4096
 
 /* Options that shape rendering, set by the master from its command line. */
 #define LX_OPT_SWAP_OFF  (1u << 0) /* -u */
@@ -71,16 +71,16 @@ enum shm_worker_state {
  * a previous generation cannot take over a slot it no longer owns.
  */
 struct shm_worker {
-	_Atomic uint32_t gen;   /* master */
-	_Atomic int32_t pid;    /* master */
-	_Atomic uint32_t state; /* worker: READY once attached; master: the rest */
+	_Atomic uint32_t gen;       /* master */
+	_Atomic int32_t pid;        /* master */
+	_Atomic uint32_t state;     /* worker: READY once attached; master: the rest */
 	_Atomic uint32_t want_wake; /* master: write the wake eventfd after each completion */
 	char version[64];           /* worker: version and build id, NUL-terminated */
 	_Atomic int32_t cpu;        /* worker: the CPU it last woke on */
 	_Atomic uint64_t served;    /* worker: requests answered */
 	_Atomic uint64_t errors;    /* worker: requests answered with an error */
 	_Atomic uint64_t file_reqs[LX_FILE_MAX]; /* worker: requests per file */
-	struct snap_counters snap;  /* worker: snapshot use */
+	struct snap_counters snap;               /* worker: snapshot use */
 
 	struct ring req; /* master -> worker */
 	struct lx_req req_slot[SHM_RING_SLOTS];
@@ -131,7 +131,7 @@ struct shm_header {
 
 	/* Free chunk stack: tag << 32 | (index + 1). The tag defeats ABA. */
 	_Atomic uint64_t chunk_free;
-	_Atomic uint32_t chunks_in_use; /* approximate: for status */
+	_Atomic uint32_t chunks_in_use;              /* approximate: for status */
 	_Atomic uint32_t snap_entries[SNAP_NTABLES]; /* used slots per table */
 	uint32_t pad;
 };
@@ -163,7 +163,7 @@ struct shm_sizes {
 };
 
 /* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */
-#define SNAP_STAT_FIELDS 10
+#define SNAP_STAT_FIELDS      10
 #define SNAP_STAT_VALUE(cpus) (((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
 
 /* Master: create and initialise a region. Returns 0 or -errno. */

@@ -41,8 +41,8 @@ enum lx_op {
  */
 struct lx_req {
 	uint64_t unique;
-	uint64_t fh;     /* handle id: generation << 32 | index */
-	uint64_t offset; /* read offset */
+	uint64_t fh;            /* handle id: generation << 32 | index */
+	uint64_t offset;        /* read offset */
 	uint64_t t_dispatch_ns; /* CLOCK_MONOTONIC when the master first took it */
 	uint32_t seq;
 	uint32_t size; /* read size */
@@ -60,10 +60,10 @@ struct lx_req {
  */
 struct lx_cmp {
 	uint64_t unique;
-	uint64_t done_ns;    /* CLOCK_MONOTONIC when the reply was written */
+	uint64_t done_ns; /* CLOCK_MONOTONIC when the reply was written */
 	uint32_t seq;
-	int32_t error;       /* 0, or the -errno replied to the kernel */
-	uint32_t bytes;      /* payload bytes replied */
+	int32_t error;        /* 0, or the -errno replied to the kernel */
+	uint32_t bytes;       /* payload bytes replied */
 	uint32_t old_content; /* chunk index + 1 of a chain to free, 0 none */
 	uint32_t content_len; /* length of what was rendered */
 	uint16_t file;

@@ -22,33 +22,32 @@ struct shm_geometry {
 static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 {
 	static const uint32_t fixed_value[SNAP_NTABLES] = {
-		[SNAP_PID] = SNAP_PID_VALUE,
-		[SNAP_CONT] = SNAP_CONT_VALUE,
-		[SNAP_MEM] = SNAP_MEM_VALUE,
-		[SNAP_LOAD] = SNAP_LOAD_VALUE,
+	    [SNAP_PID] = SNAP_PID_VALUE,
+	    [SNAP_CONT] = SNAP_CONT_VALUE,
+	    [SNAP_MEM] = SNAP_MEM_VALUE,
+	    [SNAP_LOAD] = SNAP_LOAD_VALUE,
 	};
 	uint64_t off;
 
 	g->off_workers = ALIGN_UP(sizeof(struct shm_header), 4096);
 	g->off_handles =
-		ALIGN_UP(g->off_workers + (uint64_t)SHM_MAX_WORKERS * sizeof(struct shm_worker), 4096);
+	    ALIGN_UP(g->off_workers + (uint64_t)SHM_MAX_WORKERS * sizeof(struct shm_worker), 4096);
 	g->off_chunk_meta =
-		ALIGN_UP(g->off_handles + (uint64_t)sz->nhandles * sizeof(struct shm_handle), 4096);
+	    ALIGN_UP(g->off_handles + (uint64_t)sz->nhandles * sizeof(struct shm_handle), 4096);
 	off = ALIGN_UP(g->off_chunk_meta + (uint64_t)sz->nchunks * sizeof(struct shm_chunk), 4096);
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		struct snap_table_desc *d = &g->tables[t];
-		uint32_t cap = t == SNAP_PID ? sz->max_pids
-			       : t == SNAP_HOST ? SNAP_HOST_ENTRIES
-						: sz->max_cgroups;
+		uint32_t cap = t == SNAP_PID    ? sz->max_pids
+		               : t == SNAP_HOST ? SNAP_HOST_ENTRIES
+		                                : sz->max_cgroups;
 
 		memset(d, 0, sizeof(*d));
 		d->value_size = t == SNAP_HOST   ? sz->host_size
-				: t == SNAP_STAT ? (uint32_t)SNAP_STAT_VALUE(sz->host_cpus)
-						 : fixed_value[t];
+		                : t == SNAP_STAT ? (uint32_t)SNAP_STAT_VALUE(sz->host_cpus)
+		                                 : fixed_value[t];
 		d->off = off;
-		off = ALIGN_UP(off + snap_table_bytes(cap, d->value_size, &d->nbuckets,
-						      &d->slot_size),
-			       4096);
+		off = ALIGN_UP(
+		    off + snap_table_bytes(cap, d->value_size, &d->nbuckets, &d->slot_size), 4096);
 	}
 	g->off_chunks = off;
 	g->size = g->off_chunks + (uint64_t)sz->nchunks * SHM_CHUNK_SIZE;
@@ -144,29 +143,29 @@ int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize)
 		return -errno;
 	if ((size_t)st.st_size < sizeof(h)) {
 		snprintf(msg, msgsize, "region of %lld bytes is smaller than a header",
-			 (long long)st.st_size);
+		         (long long)st.st_size);
 		return -EINVAL;
 	}
 	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return errno ? -errno : -EIO;
 	if (h.magic != SHM_MAGIC) {
 		snprintf(msg, msgsize, "not an lxcfs region (magic %#llx)",
-			 (unsigned long long)h.magic);
+		         (unsigned long long)h.magic);
 		return -EINVAL;
 	}
 	if (h.layout_version != SHM_LAYOUT_VERSION || h.header_size != sizeof(h)) {
 		snprintf(msg, msgsize,
-			 "shared memory layout version %u (header %u bytes), this worker speaks "
-			 "version %u (header %zu bytes)",
-			 h.layout_version, h.header_size, SHM_LAYOUT_VERSION, sizeof(h));
+		         "shared memory layout version %u (header %u bytes), this worker speaks "
+		         "version %u (header %zu bytes)",
+		         h.layout_version, h.header_size, SHM_LAYOUT_VERSION, sizeof(h));
 		return -EPROTO;
 	}
 	sz = (struct shm_sizes){.nhandles = h.nhandles,
-				.nchunks = h.nchunks,
-				.max_cgroups = h.max_cgroups,
-				.max_pids = h.max_pids,
-				.host_size = h.host_size,
-				.host_cpus = h.host_cpus};
+	                        .nchunks = h.nchunks,
+	                        .max_cgroups = h.max_cgroups,
+	                        .max_pids = h.max_pids,
+	                        .host_size = h.host_size,
+	                        .host_cpus = h.host_cpus};
 	if (!sizes_sane(&sz)) {
 		snprintf(msg, msgsize, "header sizes out of range");
 		return -EINVAL;

@@ -11,7 +11,6 @@
 
 #include "shm/ring.h"
 
-
 void ring_reset(struct ring *r)
 {
 	atomic_store(&r->head, 0);

@@ -14,7 +14,7 @@
 
 /* How long a reader waits for another worker's refresh before reading live: far
  * above a cgroupfs read (tens of µs), far below the request deadline. */
-#define SNAP_WAIT_NS 50000000ULL
+#define SNAP_WAIT_NS    50000000ULL
 #define SNAP_READ_TRIES 64
 
 static uint64_t mono_ns(void)
@@ -53,7 +53,7 @@ void snap_hash(const void *key, size_t len, struct snap_key *out)
 }
 
 uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuckets,
-			  uint32_t *slot_size)
+                          uint32_t *slot_size)
 {
 	uint32_t nb = 1;
 
@@ -86,8 +86,8 @@ static bool key_eq(const struct snap_key *a, const struct snap_key *b)
  * size bytes), 0 if it holds another key or none, -EBUSY if a writer is in it.
  */
 static int slot_read(const struct shm *s, enum snap_table_id t, struct snap_slot *sl,
-		     const struct snap_key *key, void *out, size_t size, size_t *len,
-		     uint64_t *filled)
+                     const struct snap_key *key, void *out, size_t size, size_t *len,
+                     uint64_t *filled)
 {
 	uint32_t vsize = s->tables[t].value_size;
 
@@ -155,17 +155,19 @@ static void lease_drop(struct snap_slot *sl)
 }
 
 static void slot_write(const struct shm *s, enum snap_table_id t, struct snap_slot *sl,
-		       const struct snap_key *key, const char *label, const void *value,
-		       size_t len, uint64_t filled)
+                       const struct snap_key *key, const char *label, const void *value, size_t len,
+                       uint64_t filled)
 {
 	uint32_t seq = atomic_load_explicit(&sl->seq, memory_order_relaxed);
 	bool was_used = sl->key.h1 || sl->key.h2, used = key->h1 || key->h2;
 
 	if (was_used != used) {
 		if (used)
-			atomic_fetch_add_explicit(&s->hdr->snap_entries[t], 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&s->hdr->snap_entries[t], 1,
+			                          memory_order_relaxed);
 		else
-			atomic_fetch_sub_explicit(&s->hdr->snap_entries[t], 1, memory_order_relaxed);
+			atomic_fetch_sub_explicit(&s->hdr->snap_entries[t], 1,
+			                          memory_order_relaxed);
 	}
 	/* Odd already if a writer died in it: stay odd until complete. */
 	if (!(seq & 1))
@@ -219,7 +221,7 @@ static struct snap_slot *victim(const struct shm *s, enum snap_table_id t, uint3
 
 /* Whether key is in a slot of the bucket other than skip (a racing insert). */
 static bool key_elsewhere(const struct shm *s, enum snap_table_id t, uint32_t base,
-			  const struct snap_key *key, const struct snap_slot *skip)
+                          const struct snap_key *key, const struct snap_slot *skip)
 {
 	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
 		struct snap_slot *sl = slot_at(s, t, base + w);
@@ -233,7 +235,7 @@ static bool key_elsewhere(const struct shm *s, enum snap_table_id t, uint32_t ba
 }
 
 static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
-		     const struct snap_who *who)
+                     const struct snap_who *who)
 {
 	atomic_fetch_add_explicit(&who->c->live, 1, memory_order_relaxed);
 	return fill(ctx, out, size, len);
@@ -241,8 +243,8 @@ static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_
 
 /* With the lease of sl held: read the value and store it. */
 static int refresh(struct shm *s, enum snap_table_id t, struct snap_slot *sl,
-		   const struct snap_key *key, const char *label, snap_fill_fn fill, void *ctx,
-		   void *out, size_t size, size_t *len, const struct snap_who *who)
+                   const struct snap_key *key, const char *label, snap_fill_fn fill, void *ctx,
+                   void *out, size_t size, size_t *len, const struct snap_who *who)
 {
 	bool evict = !key_eq(&sl->key, key) && (sl->key.h1 || sl->key.h2);
 	uint64_t t0 = mono_ns();
@@ -260,8 +262,8 @@ static int refresh(struct shm *s, enum snap_table_id t, struct snap_slot *sl,
 }
 
 int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
-	     uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
-	     const struct snap_who *who)
+             uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+             const struct snap_who *who)
 {
 	uint32_t base = bucket_of(s, t, key);
 	uint64_t deadline = 0;
@@ -290,7 +292,7 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 		}
 		if (!deadline) {
 			atomic_fetch_add_explicit(found ? &who->c->stale : &who->c->misses, 1,
-						  memory_order_relaxed);
+			                          memory_order_relaxed);
 			deadline = now + SNAP_WAIT_NS;
 		}
 		/* A slot mid-write may be our key arriving: give it the wait before inserting. */
@@ -301,7 +303,8 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 		}
 		sl = found ? found : victim(s, t, base);
 		if (sl && lease_take(s, sl, who)) {
-			/* Someone may have refreshed or inserted it between our read and the lease. */
+			/* Someone may have refreshed or inserted it between our read and the lease.
+			 */
 			if (found && slot_read(s, t, sl, key, out, size, len, &filled) == 1 &&
 			    mono_ns() - filled < ttl_ns) {
 				lease_drop(sl);
@@ -323,7 +326,7 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 }
 
 void snap_drop(struct shm *s, enum snap_table_id t, const struct snap_key *key,
-	       const struct snap_who *who)
+               const struct snap_who *who)
 {
 	uint32_t base = bucket_of(s, t, key);
 	static const struct snap_key none;
@@ -354,7 +357,7 @@ static bool page_resident(const void *p)
 }
 
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
-	       void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg)
+               void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg)
 {
 	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS;
 
@@ -388,7 +391,7 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 }
 
 unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap_who *who,
-			  snap_update_fn fn, void *ctx)
+                          snap_update_fn fn, void *ctx)
 {
 	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS, vsize = s->tables[t].value_size;
 	static const struct snap_key none;
@@ -433,7 +436,7 @@ unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap
 }
 
 int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
-		const struct snap_who *who, snap_modify_fn fn, void *ctx)
+                const struct snap_who *who, snap_modify_fn fn, void *ctx)
 {
 	uint32_t base = bucket_of(s, t, key), vsize = s->tables[t].value_size;
 	uint64_t deadline = mono_ns() + SNAP_WAIT_NS;
@@ -474,7 +477,7 @@ int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key,
 			if (r == SNAP_WRITE) {
 				if (!found && (sl->key.h1 || sl->key.h2))
 					atomic_fetch_add_explicit(&who->c->evictions, 1,
-								  memory_order_relaxed);
+					                          memory_order_relaxed);
 				slot_write(s, t, sl, key, label, value, len, mono_ns());
 			}
 			lease_drop(sl);

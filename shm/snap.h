@@ -25,12 +25,12 @@
 #define SNAP_WAYS 8
 
 enum snap_table_id {
-	SNAP_PID,   /* (pid, /proc/<pid> inode, ctime) -> init of its pid namespace */
-	SNAP_CONT,  /* (init pid, inode, ctime) -> its cgroup paths */
-	SNAP_MEM,   /* (hierarchy, cgroup path) -> struct cg_memory */
-	SNAP_HOST,  /* host file name -> its text */
-	SNAP_LOAD,  /* cpu cgroup path -> its load average state (-l) */
-	SNAP_STAT,  /* usage cgroup path -> the /proc/stat figures last shown (a floor) */
+	SNAP_PID,  /* (pid, /proc/<pid> inode, ctime) -> init of its pid namespace */
+	SNAP_CONT, /* (init pid, inode, ctime) -> its cgroup paths */
+	SNAP_MEM,  /* (hierarchy, cgroup path) -> struct cg_memory */
+	SNAP_HOST, /* host file name -> its text */
+	SNAP_LOAD, /* cpu cgroup path -> its load average state (-l) */
+	SNAP_STAT, /* usage cgroup path -> the /proc/stat figures last shown (a floor) */
 	SNAP_NTABLES,
 };
 
@@ -40,20 +40,20 @@ struct snap_key {
 };
 
 struct snap_slot {
-	_Atomic uint32_t seq;    /* odd while a writer is in it */
-	uint32_t value_len;      /* under seq */
-	_Atomic uint64_t lease;  /* 0, or (worker id + 1) << 32 | generation */
-	struct snap_key key;     /* under seq; zero: never used */
-	uint64_t filled_ns;      /* under seq: CLOCK_MONOTONIC when read */
+	_Atomic uint32_t seq;     /* odd while a writer is in it */
+	uint32_t value_len;       /* under seq */
+	_Atomic uint64_t lease;   /* 0, or (worker id + 1) << 32 | generation */
+	struct snap_key key;      /* under seq; zero: never used */
+	uint64_t filled_ns;       /* under seq: CLOCK_MONOTONIC when read */
 	_Atomic uint64_t used_ns; /* last use, for eviction; racy by design */
-	char label[64];          /* under seq: a readable form of the key, for dumps */
-	/* value bytes follow, the table's value_size */
+	char label[64];           /* under seq: a readable form of the key, for dumps */
+	                          /* value bytes follow, the table's value_size */
 };
 
 /* Where a table lives in the region: fixed at creation, copied privately at attach. */
 struct snap_table_desc {
-	uint64_t off;       /* from the region base */
-	uint32_t nbuckets;  /* a power of two */
+	uint64_t off;      /* from the region base */
+	uint32_t nbuckets; /* a power of two */
 	uint32_t value_size;
 	uint32_t slot_size;
 	uint32_t pad;
@@ -62,12 +62,12 @@ struct snap_table_desc {
 /* Counters a worker keeps in its own shm slot (written by it alone). */
 struct snap_counters {
 	_Atomic uint64_t hits;
-	_Atomic uint64_t misses;    /* not in the table */
-	_Atomic uint64_t stale;     /* in the table, older than the bound */
-	_Atomic uint64_t refreshes; /* values read and stored */
-	_Atomic uint64_t evictions; /* another key's entry replaced */
-	_Atomic uint64_t waits;     /* another worker was refreshing it: waited */
-	_Atomic uint64_t live;      /* read live, not stored (ttl 0, lease held too long) */
+	_Atomic uint64_t misses;     /* not in the table */
+	_Atomic uint64_t stale;      /* in the table, older than the bound */
+	_Atomic uint64_t refreshes;  /* values read and stored */
+	_Atomic uint64_t evictions;  /* another key's entry replaced */
+	_Atomic uint64_t waits;      /* another worker was refreshing it: waited */
+	_Atomic uint64_t live;       /* read live, not stored (ttl 0, lease held too long) */
 	_Atomic uint64_t cgfs_reads; /* cgroupfs files read */
 };
 
@@ -90,7 +90,7 @@ void snap_hash(const void *key, size_t len, struct snap_key *out);
 
 /* Bytes a table of capacity entries with values of value_size needs. */
 uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuckets,
-			  uint32_t *slot_size);
+                          uint32_t *slot_size);
 
 /*
  * The value for key, read within the last ttl_ns (0: always read live, never
@@ -100,12 +100,12 @@ uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuc
  * entry fill() failed for is not stored.
  */
 int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
-	     uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
-	     const struct snap_who *who);
+             uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+             const struct snap_who *who);
 
 /* Forget key (e.g. a value found wrong). */
 void snap_drop(struct shm *s, enum snap_table_id t, const struct snap_key *key,
-	       const struct snap_who *who);
+               const struct snap_who *who);
 
 /* Entries in use in table t (kept as slots change hands, not counted by a scan). */
 uint32_t snap_count(const struct shm *s, enum snap_table_id t);
@@ -116,7 +116,7 @@ uint32_t snap_count(const struct shm *s, enum snap_table_id t);
  * Pages never touched are skipped without faulting them in.
  */
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
-	       void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg);
+               void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg);
 
 /*
  * Visit every entry of table t with its lease held: fn gets a copy of the
@@ -134,9 +134,9 @@ enum { SNAP_KEEP, SNAP_WRITE, SNAP_DROP };
  */
 typedef int (*snap_modify_fn)(void *ctx, void *value, size_t size, size_t *len);
 int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
-		const struct snap_who *who, snap_modify_fn fn, void *ctx);
+                const struct snap_who *who, snap_modify_fn fn, void *ctx);
 typedef int (*snap_update_fn)(void *ctx, void *value, size_t len, uint64_t used_ns);
 unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap_who *who,
-			  snap_update_fn fn, void *ctx);
+                          snap_update_fn fn, void *ctx);
 
 #endif

@@ -15,42 +15,18 @@
 #include <unistd.h>
 
 #include "workers/cg_cpu.h"
+#include "workers/cg_fs.h"
 #include "workers/procfs.h"
 
 /* Single-value files: a signed 64-bit number or "max N" and a newline. */
 #define CGC_VALUE_BUF 64
 
-static bool cgc_digit(char c)
+/* A single-value file: one that fills the buffer is not one (-EINVAL). */
+static ssize_t cgc_read_value(int dirfd, const char *name, char *buf, size_t size)
 {
-	return c >= '0' && c <= '9';
-}
+	ssize_t n = cg_read_small(dirfd, name, buf, size);
 
-/* Decimal digits only, no sign, no overflow. */
-static int cgc_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d;
-
-		if (!cgc_digit(s[i]))
-			return -EINVAL;
-		d = (unsigned)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-static size_t cgc_trim(const char *text, size_t len)
-{
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\t'))
-		len--;
-	return len;
+	return n == -EFBIG ? -EINVAL : n;
 }
 
 /* The next whitespace-separated token of [*p, end); false at the end. */
@@ -70,100 +46,6 @@ static bool cgc_token(const char **p, const char *end, const char **tok, size_t 
 	return true;
 }
 
-/*
- * Read the file name in dirfd with one read(): a single-value file. Returns
- * the length, -errno, or -EINVAL when it filled the buffer (not a value).
- */
-static ssize_t cgc_read_small(int dirfd, const char *name, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd, err;
-
-	do {
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = read(fd, buf, size);
-	} while (n < 0 && errno == EINTR);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	if ((size_t)n == size)
-		return -EINVAL;
-	return n;
-}
-
-/* Called at each level of a walk, root first; a negative return stops the walk. */
-typedef int (*cgc_visit_fn)(int dirfd, int version, void *arg);
-
-/*
- * Walk from root_fd down path, calling visit (if any) at each level, root
- * and leaf included. Returns the leaf's O_PATH fd (the caller closes it) with
- * *depth the number of components below the root, or -errno.
- */
-static int cgc_walk(int root_fd, const char *path, int version, cgc_visit_fn visit, void *arg,
-                    unsigned *depth)
-{
-	const char *p = path;
-	int dirfd, ret;
-
-	if (root_fd < 0 || !path || path[0] != '/')
-		return -EINVAL;
-	dirfd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -errno;
-	*depth = 0;
-	for (;;) {
-		char name[NAME_MAX + 1];
-		const char *slash;
-		size_t len;
-		int next;
-
-		if (visit) {
-			ret = visit(dirfd, version, arg);
-			if (ret < 0)
-				goto fail;
-		}
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return dirfd;
-		slash = strchrnul(p, '/');
-		len = (size_t)(slash - p);
-		if (len > NAME_MAX) {
-			ret = -ENAMETOOLONG;
-			goto fail;
-		}
-		memcpy(name, p, len);
-		name[len] = '\0';
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-			ret = -EINVAL;
-			goto fail;
-		}
-		p = slash;
-
-		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0) {
-			/* A file where a directory should be: no such cgroup either. */
-			ret = errno == ENOTDIR ? -ENOENT : -errno;
-			goto fail;
-		}
-		close(dirfd);
-		dirfd = next;
-		(*depth)++;
-	}
-fail:
-	close(dirfd);
-	return ret;
-}
-
-/*
- * The cpuset of one level: 1 with *out set when it has a non-empty value,
- * 0 when it has none (files absent or empty), or -errno.
- */
 static int cgc_cpuset_level(int dirfd, int version, struct fbuf *b, struct cpuset *out)
 {
 	static const char *const v1_names[] = {"cpuset.cpus", "cpuset.effective_cpus"};
@@ -199,7 +81,7 @@ int cg_read_cpuset(int root_fd, int version, const char *path, struct cpuset *ou
 
 	if (!out || (version != 1 && version != 2))
 		return -EINVAL;
-	fd = cgc_walk(root_fd, path, version, NULL, NULL, &depth);
+	fd = cg_walk(root_fd, path, version, NULL, NULL, &depth);
 	if (fd < 0)
 		return fd;
 
@@ -236,14 +118,14 @@ int cg_parse_cpu_max(const char *text, size_t len, uint64_t *quota, uint64_t *pe
 
 	if (!text || !quota || !period)
 		return -EINVAL;
-	end = text + cgc_trim(text, len);
+	end = text + cg_trim(text, len);
 	if (!cgc_token(&p, end, &tok, &tlen))
 		return -EINVAL;
 	if (tlen == 3 && memcmp(tok, "max", 3) == 0)
 		q = UINT64_MAX;
-	else if (cgc_parse_u64(tok, tlen, &q) < 0)
+	else if (cg_parse_u64(tok, tlen, &q) < 0)
 		return -EINVAL;
-	if (!cgc_token(&p, end, &tok, &tlen) || cgc_parse_u64(tok, tlen, &per) < 0 || per == 0)
+	if (!cgc_token(&p, end, &tok, &tlen) || cg_parse_u64(tok, tlen, &per) < 0 || per == 0)
 		return -EINVAL;
 	if (p != end)
 		return -EINVAL;
@@ -259,23 +141,23 @@ static int cgc_cfs_v1(int dirfd, uint64_t *quota, uint64_t *period)
 	size_t len;
 	ssize_t n;
 
-	n = cgc_read_small(dirfd, "cpu.cfs_quota_us", buf, sizeof(buf));
+	n = cgc_read_value(dirfd, "cpu.cfs_quota_us", buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
-	len = cgc_trim(buf, (size_t)n);
+	len = cg_trim(buf, (size_t)n);
 	if (len > 0 && buf[0] == '-') {
 		/* -1 is "no quota"; the kernel prints no other negative value. */
-		if (cgc_parse_u64(buf + 1, len - 1, quota) < 0)
+		if (cg_parse_u64(buf + 1, len - 1, quota) < 0)
 			return -EINVAL;
 		*quota = UINT64_MAX;
-	} else if (cgc_parse_u64(buf, len, quota) < 0) {
+	} else if (cg_parse_u64(buf, len, quota) < 0) {
 		return -EINVAL;
 	}
 
-	n = cgc_read_small(dirfd, "cpu.cfs_period_us", buf, sizeof(buf));
+	n = cgc_read_value(dirfd, "cpu.cfs_period_us", buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
-	if (cgc_parse_u64(buf, cgc_trim(buf, (size_t)n), period) < 0 || *period == 0)
+	if (cg_parse_u64(buf, cg_trim(buf, (size_t)n), period) < 0 || *period == 0)
 		return -EINVAL;
 	return 0;
 }
@@ -291,7 +173,7 @@ static int cgc_cfs_level(int dirfd, int version, void *arg)
 		ret = cgc_cfs_v1(dirfd, &quota, &period);
 	} else {
 		char buf[CGC_VALUE_BUF];
-		ssize_t len = cgc_read_small(dirfd, "cpu.max", buf, sizeof(buf));
+		ssize_t len = cgc_read_value(dirfd, "cpu.max", buf, sizeof(buf));
 
 		ret = len < 0 ? (int)len : cg_parse_cpu_max(buf, (size_t)len, &quota, &period);
 	}
@@ -320,7 +202,7 @@ int cg_read_cfs(int root_fd, int version, const char *path, unsigned *cpus)
 
 	if (!cpus || (version != 1 && version != 2))
 		return -EINVAL;
-	fd = cgc_walk(root_fd, path, version, cgc_cfs_level, &n, &depth);
+	fd = cg_walk(root_fd, path, version, cgc_cfs_level, &n, &depth);
 	if (fd < 0)
 		return fd;
 	close(fd);
@@ -349,11 +231,11 @@ int cg_parse_cpuacct_all(const char *text, size_t len, struct cg_cpuacct *out)
 
 		if (!cgc_token(&p, end, &tok, &tlen))
 			break;
-		if (cgc_parse_u64(tok, tlen, &cpu) < 0 || cpu >= CPUSET_MAX)
+		if (cg_parse_u64(tok, tlen, &cpu) < 0 || cpu >= CPUSET_MAX)
 			return -EINVAL;
-		if (!cgc_token(&p, end, &tok, &tlen) || cgc_parse_u64(tok, tlen, &user) < 0)
+		if (!cgc_token(&p, end, &tok, &tlen) || cg_parse_u64(tok, tlen, &user) < 0)
 			return -EINVAL;
-		if (!cgc_token(&p, end, &tok, &tlen) || cgc_parse_u64(tok, tlen, &system) < 0)
+		if (!cgc_token(&p, end, &tok, &tlen) || cg_parse_u64(tok, tlen, &system) < 0)
 			return -EINVAL;
 		if (p < end && *p != '\n')
 			return -EINVAL;
@@ -380,7 +262,7 @@ static int cgc_parse_cpuacct_stat(const char *text, size_t len, uint64_t *user, 
 
 		if (!cgc_token(&p, end, &key, &klen))
 			break;
-		if (!cgc_token(&p, end, &val, &vlen) || cgc_parse_u64(val, vlen, &v) < 0)
+		if (!cgc_token(&p, end, &val, &vlen) || cg_parse_u64(val, vlen, &v) < 0)
 			return -EINVAL;
 		if (klen == 4 && memcmp(key, "user", 4) == 0) {
 			*user = v;
@@ -419,7 +301,7 @@ static int cgc_cpuacct_percpu(int dirfd, struct fbuf *b, struct cg_cpuacct *out)
 	for (p = b->data, end = b->data + n; cgc_token(&p, end, &tok, &tlen); ncpus++) {
 		uint64_t ns, user_ns;
 
-		if (ncpus >= CPUSET_MAX || cgc_parse_u64(tok, tlen, &ns) < 0)
+		if (ncpus >= CPUSET_MAX || cg_parse_u64(tok, tlen, &ns) < 0)
 			return -EINVAL;
 		user_ns =
 		    user + system ? (uint64_t)((unsigned __int128)ns * user / (user + system)) : ns;
@@ -442,12 +324,12 @@ int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacc
 		return -EINVAL;
 	if (version != 1)
 		return -EOPNOTSUPP;
-	fd = cgc_walk(root_fd, path, version, NULL, NULL, &depth);
+	fd = cg_walk(root_fd, path, version, NULL, NULL, &depth);
 	if (fd < 0)
 		return fd;
 
-	n = cgc_read_small(fd, "cpuacct.usage", buf, sizeof(buf));
-	ret = n < 0 ? (int)n : cgc_parse_u64(buf, cgc_trim(buf, (size_t)n), &out->usage_ns);
+	n = cgc_read_value(fd, "cpuacct.usage", buf, sizeof(buf));
+	ret = n < 0 ? (int)n : cg_parse_u64(buf, cg_trim(buf, (size_t)n), &out->usage_ns);
 	if (ret < 0)
 		goto out;
 
@@ -480,7 +362,7 @@ int cg_parse_cpu_stat(const char *text, size_t len, struct cg_cpu_stat *out)
 		if (!cgc_token(&p, end, &key, &klen))
 			break;
 		/* "key value" per line, as the kernel prints every cpu.stat line. */
-		if (!cgc_token(&p, end, &val, &vlen) || cgc_parse_u64(val, vlen, &v) < 0)
+		if (!cgc_token(&p, end, &val, &vlen) || cg_parse_u64(val, vlen, &v) < 0)
 			return -EINVAL;
 		if (klen == 10 && memcmp(key, "usage_usec", 10) == 0) {
 			s.usage_usec = v;
@@ -510,7 +392,7 @@ int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cp
 		return -EINVAL;
 	if (version != 2)
 		return -EOPNOTSUPP;
-	fd = cgc_walk(root_fd, path, version, NULL, NULL, &depth);
+	fd = cg_walk(root_fd, path, version, NULL, NULL, &depth);
 	if (fd < 0)
 		return fd;
 	n = procfs_read(fd, "cpu.stat", &b);

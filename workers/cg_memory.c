@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "workers/cg_fs.h"
 #include "workers/cgroup.h"
 
 /*
@@ -99,35 +100,6 @@ static const struct cg_stat_key cg_stat_keys[CG_STAT_NKEYS] = {
     [CG_STAT_ZSWAP] = {"zswap", NULL, CG_OFF(zswap)},
     [CG_STAT_ZSWAPPED] = {"zswapped", NULL, CG_OFF(zswapped)},
 };
-
-/* Decimal digits only, no sign, no overflow. */
-static int cg_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned int d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		d = (unsigned int)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
-
-/* A single-value file's text without its trailing newline (and blanks). */
-static size_t cg_trim(const char *text, size_t len)
-{
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\t'))
-		len--;
-	return len;
-}
 
 int cg_parse_limit(const char *text, size_t len, uint64_t *out)
 {
@@ -218,42 +190,13 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
 	return 0;
 }
 
-/*
- * Read the file name in dirfd with one read(). Returns the length, -errno, or
- * -EFBIG when the text filled the buffer (it may have been cut).
- */
-unsigned long cg_files_read;
-
-static ssize_t cg_read_at(int dirfd, const char *name, char *buf, size_t size)
-{
-	ssize_t n;
-	int fd, err;
-
-	cg_files_read++;
-	do {
-		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0)
-		return -errno;
-	do {
-		n = read(fd, buf, size);
-	} while (n < 0 && errno == EINTR);
-	err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	if ((size_t)n == size)
-		return -EFBIG;
-	return n;
-}
-
 /* Read a single-value file into *v with parse. A value that long is malformed. */
 static int cg_read_value(int dirfd, const char *name, bool limit, uint64_t *v)
 {
 	char buf[CG_VALUE_BUF];
 	ssize_t n;
 
-	n = cg_read_at(dirfd, name, buf, sizeof(buf));
+	n = cg_read_small(dirfd, name, buf, sizeof(buf));
 	if (n == -EFBIG)
 		return -EINVAL;
 	if (n < 0)
@@ -283,6 +226,24 @@ static int cg_min_limit(int dirfd, const char *name, uint64_t *min)
 	return 0;
 }
 
+struct limits_walk {
+	const struct cg_mem_files *f;
+	struct cg_memory *m;
+};
+
+/* At each level of the walk: lower the limits to this level's. */
+static int cg_level_limits(int dirfd, int version, void *arg)
+{
+	struct limits_walk *l = arg;
+	int ret;
+
+	(void)version;
+	ret = cg_min_limit(dirfd, l->f->limit, &l->m->limit);
+	if (ret < 0)
+		return ret;
+	return cg_min_limit(dirfd, l->f->swap_limit, &l->m->swap_limit);
+}
+
 /* The figures of the cgroup itself, once the walk has reached it. */
 static int cg_read_leaf(int dirfd, const struct cg_mem_files *f, struct cg_memory *m)
 {
@@ -294,7 +255,7 @@ static int cg_read_leaf(int dirfd, const struct cg_mem_files *f, struct cg_memor
 	if (ret < 0)
 		return ret;
 
-	n = cg_read_at(dirfd, "memory.stat", buf, sizeof(buf));
+	n = cg_read_small(dirfd, "memory.stat", buf, sizeof(buf));
 	if (n < 0)
 		return (int)n;
 	ret = cg_parse_memory_stat(buf, (size_t)n, m->version, m);
@@ -321,7 +282,7 @@ int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory 
 {
 	const struct cg_mem_files *f;
 	struct cg_memory m = {0};
-	const char *p;
+	struct limits_walk lim;
 	int dirfd, ret;
 
 	if (root_fd < 0 || !path || path[0] != '/' || !out)
@@ -337,57 +298,16 @@ int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory 
 	m.limit = CG_UNLIMITED;
 	m.swap_limit = CG_UNLIMITED;
 
-	dirfd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -errno;
-
 	/* Down from the root one component at a time, taking each level's limits. */
-	p = path;
-	for (;;) {
-		char name[NAME_MAX + 1];
-		const char *slash;
-		size_t len;
-		int next;
-
-		ret = cg_min_limit(dirfd, f->limit, &m.limit);
-		if (ret < 0)
-			goto out;
-		ret = cg_min_limit(dirfd, f->swap_limit, &m.swap_limit);
-		if (ret < 0)
-			goto out;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		slash = strchrnul(p, '/');
-		len = (size_t)(slash - p);
-		if (len > NAME_MAX) {
-			ret = -ENAMETOOLONG;
-			goto out;
-		}
-		memcpy(name, p, len);
-		name[len] = '\0';
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-			ret = -EINVAL;
-			goto out;
-		}
-		p = slash;
-
-		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0) {
-			/* A file where a directory should be: no such cgroup either. */
-			ret = errno == ENOTDIR ? -ENOENT : -errno;
-			goto out;
-		}
-		close(dirfd);
-		dirfd = next;
-	}
+	lim.f = f;
+	lim.m = &m;
+	dirfd = cg_walk(root_fd, path, version, cg_level_limits, &lim, NULL);
+	if (dirfd < 0)
+		return dirfd;
 
 	ret = cg_read_leaf(dirfd, f, &m);
 	if (ret == 0)
 		*out = m;
-out:
 	close(dirfd);
 	return ret;
 }

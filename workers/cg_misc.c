@@ -20,78 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "workers/cg_fs.h"
 #include "workers/cg_misc.h"
 
 /* Nanoseconds per millisecond: blkio times are in ns, diskstats in ms. */
 #define NS_PER_MS 1000000ULL
-
-/* Open the cgroup directory at path below root_fd as an O_PATH fd. */
-static int cgm_open(int root_fd, const char *path)
-{
-	const char *p = path;
-	int dirfd;
-
-	if (root_fd < 0 || !path || path[0] != '/')
-		return -EINVAL;
-	dirfd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return -errno;
-	for (;;) {
-		char name[NAME_MAX + 1];
-		const char *slash;
-		size_t len;
-		int next;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			return dirfd;
-		slash = strchrnul(p, '/');
-		len = (size_t)(slash - p);
-		if (len > NAME_MAX) {
-			close(dirfd);
-			return -ENAMETOOLONG;
-		}
-		memcpy(name, p, len);
-		name[len] = '\0';
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-			close(dirfd);
-			return -EINVAL;
-		}
-		p = slash;
-		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0) {
-			/* A file where a directory should be: no such cgroup either. */
-			int err = errno == ENOTDIR ? ENOENT : errno;
-
-			close(dirfd);
-			return -err;
-		}
-		close(dirfd);
-		dirfd = next;
-	}
-}
-
-/* Decimal digits only, no sign, no overflow. */
-static int cgm_parse_u64(const char *s, size_t len, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (len == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned int d;
-
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		d = (unsigned int)(s[i] - '0');
-		if (v > (UINT64_MAX - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
-}
 
 /* "MAJ:MIN" exactly. */
 static int cgm_parse_dev(const char *s, size_t len, unsigned int *major, unsigned int *minor)
@@ -101,8 +34,8 @@ static int cgm_parse_dev(const char *s, size_t len, unsigned int *major, unsigne
 
 	if (!colon)
 		return -EINVAL;
-	if (cgm_parse_u64(s, (size_t)(colon - s), &ma) < 0 ||
-	    cgm_parse_u64(colon + 1, (size_t)(s + len - colon - 1), &mi) < 0)
+	if (cg_parse_u64(s, (size_t)(colon - s), &ma) < 0 ||
+	    cg_parse_u64(colon + 1, (size_t)(s + len - colon - 1), &mi) < 0)
 		return -EINVAL;
 	if (ma > UINT_MAX || mi > UINT_MAX)
 		return -EINVAL;
@@ -218,14 +151,14 @@ static int blkio_parse(const char *text, size_t len, const struct blkio_file *f,
 			continue;
 		if (ntok == 2 && cgm_is(tok[0], tlen[0], "Total")) {
 			/* the sum over devices: check it, use nothing */
-			if (cgm_parse_u64(tok[1], tlen[1], &v) < 0)
+			if (cg_parse_u64(tok[1], tlen[1], &v) < 0)
 				return -EINVAL;
 			continue;
 		}
 		if (ntok != 3 || cgm_token(&q, le, &tok[0], &tlen[0]))
 			return -EINVAL;
 		if (cgm_parse_dev(tok[0], tlen[0], &major, &minor) < 0 ||
-		    cgm_parse_u64(tok[2], tlen[2], &v) < 0)
+		    cg_parse_u64(tok[2], tlen[2], &v) < 0)
 			return -EINVAL;
 
 		if (cgm_is(tok[1], tlen[1], "Read"))
@@ -286,7 +219,7 @@ static int iostat_parse(const char *text, size_t len, struct io_table *t)
 			for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 				if (!cgm_is(tok, (size_t)(eq - tok), keys[i].key))
 					continue;
-				if (cgm_parse_u64(eq + 1, (size_t)(tok + tlen - eq - 1), &v) < 0)
+				if (cg_parse_u64(eq + 1, (size_t)(tok + tlen - eq - 1), &v) < 0)
 					return -EINVAL;
 				*(uint64_t *)((char *)&tmp + keys[i].off) = v;
 			}
@@ -336,7 +269,7 @@ int cg_read_io(int root_fd, int version, const char *path, struct io_dev_stats *
 
 	if (!n || (!out && max) || (version != 1 && version != 2))
 		return -EINVAL;
-	dirfd = cgm_open(root_fd, path);
+	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
 	/* Collect aside: out stays untouched unless everything parsed. */
@@ -437,7 +370,7 @@ static int tw_count(struct task_walk *tw, int dirfd)
 			p = le + 1;
 			continue;
 		}
-		if (cgm_parse_u64(p, (size_t)(le - p), &id) < 0 || id == 0 || id > INT_MAX)
+		if (cg_parse_u64(p, (size_t)(le - p), &id) < 0 || id == 0 || id > INT_MAX)
 			return -EINVAL;
 		p = le + 1;
 		if (++tw->threads > CG_WALK_MAX_TASKS)
@@ -526,7 +459,7 @@ int cg_count_tasks(int root_fd, int version, const char *path, unsigned *running
 	if (!running || !total || !last || (version != 1 && version != 2))
 		return -EINVAL;
 	tw.file = version == 1 ? "tasks" : "cgroup.threads";
-	dirfd = cgm_open(root_fd, path);
+	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
 	tw.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -559,7 +492,7 @@ static int cgm_keyed_value(const char *text, size_t len, const char *key, uint64
 		const char *le = nl ? nl : end;
 
 		if ((size_t)(le - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == ' ')
-			return cgm_parse_u64(p + klen + 1, (size_t)(le - p - klen - 1), v);
+			return cg_parse_u64(p + klen + 1, (size_t)(le - p - klen - 1), v);
 		p = le + 1;
 	}
 	return -EINVAL; /* every kernel with cpu.stat prints usage_usec */
@@ -574,7 +507,7 @@ int cg_read_cpu_usage(int root_fd, int version, const char *path, uint64_t *usag
 
 	if (!usage_ns || (version != 1 && version != 2))
 		return -EINVAL;
-	dirfd = cgm_open(root_fd, path);
+	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
 	len = procfs_read(dirfd, version == 1 ? "cpuacct.usage" : "cpu.stat", &b);
@@ -585,7 +518,7 @@ int cg_read_cpu_usage(int root_fd, int version, const char *path, uint64_t *usag
 	if (version == 1) {
 		while (len > 0 && (b.data[len - 1] == '\n' || b.data[len - 1] == ' '))
 			len--;
-		ret = cgm_parse_u64(b.data, (size_t)len, &v);
+		ret = cg_parse_u64(b.data, (size_t)len, &v);
 	} else {
 		ret = cgm_keyed_value(b.data, (size_t)len, "usage_usec", &v);
 		if (ret == 0 && v > UINT64_MAX / 1000)
@@ -608,7 +541,7 @@ ssize_t cg_read_file(int root_fd, const char *path, const char *name, struct fbu
 
 	if (!name || !b || strchr(name, '/'))
 		return -EINVAL;
-	dirfd = cgm_open(root_fd, path);
+	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
 	len = procfs_read(dirfd, name, b);

@@ -63,8 +63,8 @@ int cg_layout_detect(struct cg_layout *out);
  * dropped. Writes a path starting with '/' to out. Returns 0, -ENOENT when no
  * line matches, -ENAMETOOLONG, or -EINVAL on malformed text.
  */
-int cg_path_parse(const char *text, size_t len, const struct cg_hier *h, enum cg_ctrl c,
-		  char *out, size_t size);
+int cg_path_parse(const char *text, size_t len, const struct cg_hier *h, enum cg_ctrl c, char *out,
+                  size_t size);
 
 /*
  * Memory figures of the cgroup at path (starting with '/') in the hierarchy

@@ -53,16 +53,6 @@ static ssize_t cpu_host(struct worker_ctx *w, const char *path)
 	return n;
 }
 
-/* w->host as the content. */
-static int cpu_copy_host(struct worker_ctx *w)
-{
-	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
-		return -ENOMEM;
-	memcpy(w->out.data, w->host.data, w->host.len);
-	w->out.len = w->host.len;
-	return 0;
-}
-
 /* The reader's container cgroup for controller c. */
 static int cpu_cgroup(struct worker_ctx *w, pid_t pid, enum cg_ctrl c, char *path, size_t size)
 {
@@ -119,32 +109,6 @@ static int cpu_view_of(struct worker_ctx *w, const char *file, pid_t pid, struct
 	return 0;
 }
 
-typedef ssize_t (*cpu_render_fn)(const struct worker_ctx *w, const void *arg, char *buf,
-                                 size_t size);
-
-/*
- * Render into w->out, starting with room for first bytes and doubling on
- * -ENOSPC. Returns 0, -ENOMEM, or the renderer's other -errno.
- */
-static int cpu_render(struct worker_ctx *w, cpu_render_fn fn, const void *arg, size_t first)
-{
-	ssize_t n;
-
-	if (fbuf_reserve(&w->out, first) < 0)
-		return -ENOMEM;
-	for (;;) {
-		n = fn(w, arg, w->out.data, w->out.cap);
-		if (n != -ENOSPC)
-			break;
-		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
-			return -ENOMEM;
-	}
-	if (n < 0)
-		return (int)n;
-	w->out.len = (size_t)n;
-	return 0;
-}
-
 static ssize_t cpu_render_cpuinfo(const struct worker_ctx *w, const void *arg, char *buf,
                                   size_t size)
 {
@@ -163,17 +127,17 @@ int file_cpuinfo(struct worker_ctx *w, pid_t pid)
 	if (n < 0)
 		return (int)n;
 	if (atomic_load(&w->shm.hdr->config.virt_off))
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	if (cpu_view_of(w, "cpuinfo", pid, &v) < 0)
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 
 	/* Filtering only shrinks the text; a last line without newline gets one. */
-	err = cpu_render(w, cpu_render_cpuinfo, &v, w->host.len + 64);
+	err = worker_render(w, cpu_render_cpuinfo, &v, w->host.len + 64);
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0) {
 		cpu_fallback("cpuinfo", "render", pid, NULL, err);
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	}
 	return 0;
 }
@@ -250,24 +214,24 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor)
 	if (n < 0)
 		return (int)n;
 	if (atomic_load(&w->shm.hdr->config.virt_off))
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	if (cpu_view_of(w, "stat", pid, &v) < 0)
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	err = cpu_usage_of(w, pid, &sv, &cs);
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0)
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 
 	sv.visible = &v.visible;
 	sv.max_cpus = v.cfs_cpus;
 	/* Figures can grow a line by a few digits; the first doubling covers the rest. */
-	err = cpu_render(w, cpu_render_stat, &sv, w->host.len + 4096);
+	err = worker_render(w, cpu_render_stat, &sv, w->host.len + 4096);
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0) {
 		cpu_fallback("stat", "render", pid, NULL, err);
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	}
 	return 0;
 }
@@ -297,13 +261,13 @@ int file_cpu_online(struct worker_ctx *w, pid_t pid)
 	if (n < 0)
 		return (int)n;
 	if (atomic_load(&w->shm.hdr->config.virt_off))
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	if (cpu_view_of(w, "cpu/online", pid, &v) < 0)
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	err = cpuset_parse(w->host.data, w->host.len, &online);
 	if (err < 0) {
 		cpu_fallback("cpu/online", "parse " CPU_ONLINE_PATH, pid, NULL, err);
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	}
 
 	/* A v2 cpuset.cpus may name CPUs that are offline; this file lists online ones. */
@@ -311,12 +275,12 @@ int file_cpu_online(struct worker_ctx *w, pid_t pid)
 	a.visible = &v.visible;
 	/* --enable-cfs renumbers even without a quota, as cpuinfo and stat do. */
 	a.cfs_cpus = v.cfs ? (v.cfs_cpus ? v.cfs_cpus : cpuset_count(&v.visible)) : 0;
-	err = cpu_render(w, cpu_render_online, &a, 4096);
+	err = worker_render(w, cpu_render_online, &a, 4096);
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0) {
 		cpu_fallback("cpu/online", "render", pid, NULL, err);
-		return cpu_copy_host(w);
+		return worker_copy_host(w);
 	}
 	return 0;
 }

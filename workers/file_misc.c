@@ -27,8 +27,6 @@
 /* Devices diskstats will track in one cgroup; io.stat lists only those used. */
 #define MISC_DEVS_FIRST 64
 #define MISC_DEVS_MAX   65536
-/* No file rendered here comes near this; a renderer still asking for more is broken. */
-#define MISC_OUT_MAX (64u << 20)
 
 /* The first few, then one in a thousand: a flood of vanished readers must not flood the log. */
 static void misc_fallback(const char *file, const char *what, pid_t pid, const char *path, int err)
@@ -56,23 +54,13 @@ static ssize_t misc_host(struct worker_ctx *w, const char *path)
 	return n;
 }
 
-/* w->host as the content. */
-static int misc_copy_host(struct worker_ctx *w)
-{
-	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
-		return -ENOMEM;
-	memcpy(w->out.data, w->host.data, w->host.len);
-	w->out.len = w->host.len;
-	return 0;
-}
-
 static int misc_serve_host(struct worker_ctx *w, const char *path)
 {
 	ssize_t n = misc_host(w, path);
 
 	if (n < 0)
 		return (int)n;
-	return misc_copy_host(w);
+	return worker_copy_host(w);
 }
 
 /* The reader's container cgroup for controller c. */
@@ -85,30 +73,6 @@ static int misc_cgroup(struct worker_ctx *w, pid_t pid, enum cg_ctrl c, char *pa
 static bool misc_ctrl_usable(struct worker_ctx *w, enum cg_ctrl c)
 {
 	return w->layout.ctrl[c].present && w->root_fd[c] >= 0;
-}
-
-typedef ssize_t (*misc_render_fn)(const void *arg, char *buf, size_t size);
-
-/* Render into w->out, starting with hint bytes and doubling on -ENOSPC. */
-static int misc_render(struct worker_ctx *w, misc_render_fn fn, const void *arg, size_t hint)
-{
-	ssize_t n;
-
-	if (fbuf_reserve(&w->out, hint ? hint : 1) < 0)
-		return -ENOMEM;
-	for (;;) {
-		n = fn(arg, w->out.data, w->out.cap);
-		if (n != -ENOSPC)
-			break;
-		if (w->out.cap >= MISC_OUT_MAX)
-			return -EFBIG;
-		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
-			return -ENOMEM;
-	}
-	if (n < 0)
-		return (int)n;
-	w->out.len = (size_t)n;
-	return 0;
 }
 
 static bool same_ns(const struct stat *a, const struct stat *b)
@@ -174,8 +138,6 @@ static int misc_init_open(pid_t pid, bool *host)
 static int misc_start_ticks(int pfd, uint64_t *ticks)
 {
 	char buf[2048]; /* 52 fields of at most 20 digits and a 64-byte comm */
-	const char *p;
-	uint64_t v = 0;
 	ssize_t n;
 	int fd;
 
@@ -190,37 +152,14 @@ static int misc_start_ticks(int pfd, uint64_t *ticks)
 	close(fd);
 	if (n <= 0)
 		return n == 0 ? -ESRCH : (int)n;
-	buf[n] = '\0';
-
-	/* comm (field 2) may hold blanks and ')': the fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	p++;
-	for (int field = 3; field < 22; field++) {
-		while (*p == ' ')
-			p++;
-		while (*p && *p != ' ')
-			p++;
-	}
-	while (*p == ' ')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -EINVAL;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	*ticks = v;
-	return 0;
+	return reader_parse_start_time(buf, (size_t)n, ticks);
 }
 
 struct uptime_args {
 	double age, idle;
 };
 
-static ssize_t uptime_render(const void *arg, char *buf, size_t size)
+static ssize_t uptime_render(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
 {
 	const struct uptime_args *a = arg;
 
@@ -243,28 +182,28 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 	if (n < 0)
 		return (int)n;
 	if (misc_virt_off(w))
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 
 	pfd = misc_init_open(pid, &host);
 	if (pfd < 0) {
 		misc_fallback("uptime", "pid namespace init", pid, NULL, pfd);
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	}
 	if (host) {
 		/* the host's own init is the host: its uptime is the real one */
 		close(pfd);
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	}
 	err = misc_start_ticks(pfd, &start);
 	close(pfd);
 	if (err < 0) {
 		misc_fallback("uptime", "init start time", pid, NULL, err);
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	}
 	hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) < 0) {
 		misc_fallback("uptime", "clock", pid, NULL, -EINVAL);
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	}
 
 	if (misc_ctrl_usable(w, CG_CPUACCT)) {
@@ -273,20 +212,20 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 			err = cg_read_cpu_usage(w->root_fd[CG_CPUACCT], h->version, path, &busy_ns);
 		if (err < 0) {
 			misc_fallback("uptime", "cpu usage", pid, NULL, err);
-			return misc_copy_host(w);
+			return worker_copy_host(w);
 		}
 	}
 
 	a.age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - (double)start / (double)hz;
 	a.idle = a.age - (double)busy_ns / 1e9;
-	return misc_render(w, uptime_render, &a, 64);
+	return worker_render(w, uptime_render, &a, 64);
 }
 
 struct swaps_args {
 	uint64_t total_kb, used_kb;
 };
 
-static ssize_t swaps_render(const void *arg, char *buf, size_t size)
+static ssize_t swaps_render(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
 {
 	const struct swaps_args *a = arg;
 
@@ -320,7 +259,7 @@ int file_swaps(struct worker_ctx *w, pid_t pid)
 	if (n < 0)
 		return (int)n;
 	meminfo_swap_figures(w->host.data, w->host.len, &mem, &w->opts, &a.total_kb, &a.used_kb);
-	return misc_render(w, swaps_render, &a, 256);
+	return worker_render(w, swaps_render, &a, 256);
 }
 
 struct diskstats_args {
@@ -330,7 +269,7 @@ struct diskstats_args {
 	size_t ndevs;
 };
 
-static ssize_t diskstats_render(const void *arg, char *buf, size_t size)
+static ssize_t diskstats_render(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
 {
 	const struct diskstats_args *a = arg;
 
@@ -375,12 +314,12 @@ int file_diskstats(struct worker_ctx *w, pid_t pid)
 	if (n < 0)
 		return (int)n;
 	if (misc_virt_off(w) || !misc_ctrl_usable(w, CG_BLKIO))
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 
 	err = misc_cgroup(w, pid, CG_BLKIO, path, sizeof(path));
 	if (err < 0) {
 		misc_fallback("diskstats", "blkio cgroup lookup", pid, NULL, err);
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	}
 	/*
 	 * The root cgroup is the whole host, and the host's own file says it
@@ -388,15 +327,15 @@ int file_diskstats(struct worker_ctx *w, pid_t pid)
 	 * io.stat is derived from the same disk counters.
 	 */
 	if (strcmp(path, "/") == 0)
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	err = misc_read_io(w, path, &devs, &ndevs);
 	if (err < 0) {
 		/* -EOPNOTSUPP: no io accounting for this cgroup; upstream shows the host too */
 		misc_fallback("diskstats", "io values", pid, path, err);
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	}
 	a = (struct diskstats_args){w->host.data, w->host.len, devs, ndevs};
-	err = misc_render(w, diskstats_render, &a, w->host.len + 1);
+	err = worker_render(w, diskstats_render, &a, w->host.len + 1);
 	free(devs);
 	return err;
 }
@@ -427,7 +366,7 @@ int file_slabinfo(struct worker_ctx *w, pid_t pid)
 	}
 	n = cg_read_file(w->root_fd[CG_MEMORY], path, "memory.kmem.slabinfo", &w->host);
 	if (n >= 0 && is_slabinfo(w->host.data, (size_t)n))
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	/* no kmem accounting, or a kernel that no longer fills it: the host's is all there is */
 	if (n < 0 && n != -ENOENT && n != -EOPNOTSUPP && n != -EIO)
 		misc_fallback("slabinfo", "memory.kmem.slabinfo", pid, path, (int)n);
@@ -468,7 +407,7 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
 	}
 	n = cg_read_file(root, path, name, &w->host);
 	if (n > 0)
-		return misc_copy_host(w);
+		return worker_copy_host(w);
 	/* a kernel without PSI per cgroup, or cgroup.pressure 0, has no file to show */
 	if (n < 0 && n != -ENOENT && n != -EOPNOTSUPP)
 		misc_fallback("pressure", name, pid, path, (int)n);

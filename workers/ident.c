@@ -114,15 +114,15 @@ static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 		if (!h->present)
 			continue;
 		err = cg_path_parse(text, (size_t)n, h, c == IDENT_UNIFIED ? CG_MEMORY : c,
-				    p->path[c], sizeof(p->path[c]));
+		                    p->path[c], sizeof(p->path[c]));
 		if (err == -ENAMETOOLONG) {
 			p->path[c][0] = IDENT_TOO_LONG;
 			p->path[c][1] = '\0';
 		} else if (err < 0) {
 			if (err != -ENOENT)
 				log_debug("cgroup of pid %d for %s: %s", f->init->pid,
-					  c == IDENT_UNIFIED ? "unified" : cg_ctrl_name(c),
-					  strerror(-err));
+				          c == IDENT_UNIFIED ? "unified" : cg_ctrl_name(c),
+				          strerror(-err));
 			p->path[c][0] = '\0';
 		}
 	}
@@ -149,7 +149,7 @@ int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
 	snap_hash(&key, sizeof(key), &sk);
 	snprintf(label, sizeof(label), "pid %d", pid);
 	err = snap_get(&w->shm, SNAP_PID, &sk, label, ttl ? UINT64_MAX : 0, fill_pid,
-		       &(struct pid_fill){.pid = pid}, &pv, sizeof(pv), &len, &w->who);
+	               &(struct pid_fill){.pid = pid}, &pv, sizeof(pv), &len, &w->who);
 	if (err < 0)
 		return err;
 	if (len != sizeof(pv))
@@ -158,8 +158,8 @@ int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
 	snap_hash(&pv.init, sizeof(pv.init), &sk);
 	snprintf(label, sizeof(label), "init %d", pv.init.pid);
 	err = snap_get(&w->shm, SNAP_CONT, &sk, label, ttl, fill_cont,
-		       &(struct cont_fill){.w = w, .init = &pv.init}, out, sizeof(*out), &len,
-		       &w->who);
+	               &(struct cont_fill){.w = w, .init = &pv.init}, out, sizeof(*out), &len,
+	               &w->who);
 	if (err < 0)
 		return err;
 	if (len != sizeof(*out))

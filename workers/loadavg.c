@@ -19,8 +19,8 @@
 #include "workers/ident.h"
 #include "workers/worker.h"
 
-#define LOAD_PERIOD_NS  (5ULL * 1000000000ULL)
-#define LOAD_IDLE_NS    (600ULL * 1000000000ULL) /* unread this long: stop sampling */
+#define LOAD_PERIOD_NS   (5ULL * 1000000000ULL)
+#define LOAD_IDLE_NS     (600ULL * 1000000000ULL) /* unread this long: stop sampling */
 #define LOAD_MAX_CATCHUP 12 /* periods folded in at once after a pause (1 minute) */
 
 struct load_state {
@@ -102,7 +102,7 @@ int file_loadavg(struct worker_ctx *w, pid_t pid)
 		snap_hash(path, strlen(path), &key);
 		snprintf(label, sizeof(label), "load %s", path);
 		err = snap_get(&w->shm, SNAP_LOAD, &key, label, UINT64_MAX, fill_load,
-			       &(struct load_fill){w, path}, &st, sizeof(st), &len, &w->who);
+		               &(struct load_fill){w, path}, &st, sizeof(st), &len, &w->who);
 	}
 	if (err == 0 && len != sizeof(st))
 		err = -EIO;
@@ -110,7 +110,8 @@ int file_loadavg(struct worker_ctx *w, pid_t pid)
 		static unsigned long count;
 
 		if (count++ < 20 || count % 1000 == 0)
-			log_msg("loadavg for pid %d: %s: serving host content", pid, strerror(-err));
+			log_msg("loadavg for pid %d: %s: serving host content", pid,
+			        strerror(-err));
 		return file_loadavg_host(w, pid);
 	}
 	if (fbuf_reserve(&w->out, 128) < 0)
@@ -171,5 +172,5 @@ void loadavg_sample(struct worker_ctx *w)
 
 	visited = snap_update_each(&w->shm, SNAP_LOAD, &w->who, sample_one, &c);
 	log_debug("loadavg: %u containers visited, %u sampled, %u dropped", visited, c.sampled,
-		  c.dropped);
+	          c.dropped);
 }

@@ -182,35 +182,48 @@ static int proc_status_pids(int pfd, pid_t *tgid, pid_t *ppid, pid_t *inner)
 	return 0;
 }
 
+int reader_parse_start_time(const char *text, size_t len, uint64_t *ticks)
+{
+	const char *p = text, *end = text + len, *rp = NULL;
+	uint64_t v = 0;
+
+	/* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
+	for (const char *q = text; q < end; q++)
+		if (*q == ')')
+			rp = q;
+	if (!rp)
+		return -EINVAL;
+	p = rp + 1;
+	/* After ") " comes field 3 (state); skip fields 3..21. */
+	for (int field = 3; field < 22; field++) {
+		while (p < end && *p == ' ')
+			p++;
+		while (p < end && *p != ' ')
+			p++;
+	}
+	while (p < end && *p == ' ')
+		p++;
+	if (p == end || *p < '0' || *p > '9')
+		return -EINVAL;
+	for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*ticks = v;
+	return 0;
+}
+
 /* Start time of the process at pfd in clock ticks since boot: field 22 of stat. */
 static int proc_start_time(int pfd, uint64_t *start)
 {
 	char buf[4096]; /* ~52 numeric fields and a comm of at most 64 bytes */
-	const char *p;
 	ssize_t n;
 
 	n = proc_read(pfd, "stat", buf, sizeof(buf) - 1);
 	if (n < 0)
 		return (int)n;
-	buf[n] = '\0';
-	/* comm (field 2) may hold spaces and ')': fields resume after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	p++;
-	/* After ") " comes field 3 (state); skip fields 3..21. */
-	for (int field = 3; field < 22; field++) {
-		while (*p == ' ')
-			p++;
-		while (*p && *p != ' ')
-			p++;
-	}
-	while (*p == ' ')
-		p++;
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	*start = strtoull(p, NULL, 10);
-	return 0;
+	return reader_parse_start_time(buf, (size_t)n, start);
 }
 
 static int self_ns_get(struct ns_id *ns)

@@ -29,10 +29,16 @@ int reader_ns_init(pid_t pid, pid_t *init);
 int reader_init_open(pid_t pid, pid_t *init);
 
 /*
+ * Field 22 of a /proc/<pid>/stat text: the start time in clock ticks after
+ * boot. Returns 0 or -EINVAL. Pure.
+ */
+int reader_parse_start_time(const char *text, size_t len, uint64_t *ticks);
+
+/*
  * The container cgroup of reader pid for controller c (see the rules above),
  * written to out. Returns 0 or -errno.
  */
 int reader_cgroup(pid_t pid, const struct cg_layout *layout, enum cg_ctrl c, char *out,
-		  size_t size);
+                  size_t size);
 
 #endif

@@ -36,16 +36,12 @@ static void log_fallback(const char *what, pid_t pid, const char *path, int err)
 
 	if (count++ < 20 || count % 1000 == 0)
 		log_msg("%s for pid %d%s%s: %s: serving host content (%lu so far)", what, pid,
-			path ? " in " : "", path ? path : "", strerror(-err), count);
+		        path ? " in " : "", path ? path : "", strerror(-err), count);
 }
 
-static int copy_host(struct worker_ctx *w)
+static ssize_t meminfo_render(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
 {
-	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
-		return -ENOMEM;
-	memcpy(w->out.data, w->host.data, w->host.len);
-	w->out.len = w->host.len;
-	return 0;
+	return render_meminfo(w->host.data, w->host.len, arg, &w->opts, buf, size);
 }
 
 static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
@@ -62,32 +58,19 @@ static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
 		return (int)n;
 	}
 	if (atomic_load(&w->shm.hdr->config.virt_off) || !h->present || w->root_fd[CG_MEMORY] < 0)
-		return copy_host(w);
+		return worker_copy_host(w);
 
 	err = worker_reader_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
 	if (err < 0) {
 		log_fallback("memory cgroup lookup", pid, NULL, err);
-		return copy_host(w);
+		return worker_copy_host(w);
 	}
 	err = snap_memory(w, path, &mem);
 	if (err < 0) {
 		log_fallback("memory values", pid, path, err);
-		return copy_host(w);
+		return worker_copy_host(w);
 	}
-	for (;;) {
-		if (fbuf_reserve(&w->out, w->host.len + 4096) < 0)
-			return -ENOMEM;
-		n = render_meminfo(w->host.data, w->host.len, &mem, &w->opts, w->out.data,
-				   w->out.cap);
-		if (n != -ENOSPC)
-			break;
-		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
-			return -ENOMEM;
-	}
-	if (n < 0)
-		return (int)n;
-	w->out.len = (size_t)n;
-	return 0;
+	return worker_render(w, meminfo_render, &mem, w->host.len + 4096);
 }
 
 static int render(struct worker_ctx *w, const struct lx_req *req)
@@ -165,7 +148,7 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 	err = req->op == LX_OP_READ ? render(w, req) : -ENOSYS;
 	if (err < 0) {
 		log_msg("request %llu (file %u, pid %u): %s", (unsigned long long)req->unique,
-			req->file, req->pid, strerror(-err));
+		        req->file, req->pid, strerror(-err));
 		rerr = fuse_reply_err(WORKER_FUSE_FD, req->unique, err);
 		cmp->error = err;
 		atomic_fetch_add(&w->sw->errors, 1);
@@ -184,7 +167,7 @@ done:
 	/* ENOENT: the kernel no longer waits for it (interrupted, or answered twice). */
 	if (rerr < 0 && rerr != -ENOENT)
 		log_msg("reply to request %llu: %s", (unsigned long long)req->unique,
-			strerror(-rerr));
+		        strerror(-rerr));
 	atomic_fetch_add(&w->sw->served, 1);
 	cmp->done_ns = mono_ns();
 }

@@ -51,12 +51,45 @@ ssize_t worker_host_file(struct worker_ctx *w, const char *path)
 	f.path = full;
 	snap_hash(path, strlen(path), &key);
 	err = snap_get(&w->shm, SNAP_HOST, &key, path, worker_ttl_ns(w), fill_host, &f,
-		       w->host.data, room, &len, &w->who);
+	               w->host.data, room, &len, &w->who);
 	if (err < 0)
 		return err;
 	w->host.len = len;
 	w->host.data[len] = '\0';
 	return (ssize_t)len;
+}
+
+/* Far above a 1024-CPU cpuinfo: a renderer that keeps asking for more is broken. */
+#define WORKER_OUT_MAX (64u << 20)
+
+int worker_render(struct worker_ctx *w, worker_render_fn fn, const void *arg, size_t first)
+{
+	ssize_t n;
+
+	if (fbuf_reserve(&w->out, first ? first : 1) < 0)
+		return -ENOMEM;
+	for (;;) {
+		n = fn(w, arg, w->out.data, w->out.cap);
+		if (n != -ENOSPC)
+			break;
+		if (w->out.cap >= WORKER_OUT_MAX)
+			return -EFBIG;
+		if (fbuf_reserve(&w->out, w->out.cap * 2) < 0)
+			return -ENOMEM;
+	}
+	if (n < 0)
+		return (int)n;
+	w->out.len = (size_t)n;
+	return 0;
+}
+
+int worker_copy_host(struct worker_ctx *w)
+{
+	if (fbuf_reserve(&w->out, w->host.len + 1) < 0)
+		return -ENOMEM;
+	memcpy(w->out.data, w->host.data, w->host.len);
+	w->out.len = w->host.len;
+	return 0;
 }
 
 int worker_reader_cgroup(struct worker_ctx *w, pid_t pid, int c, char *out, size_t size)
@@ -119,7 +152,7 @@ int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
 	key.h2 ^= (uint64_t)h->version; /* the same path in two hierarchies is two cgroups */
 	snprintf(label, sizeof(label), "memory %s", path);
 	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_memory, &f, out,
-		       sizeof(*out), &len, &w->who);
+	               sizeof(*out), &len, &w->who);
 	if (err < 0)
 		return err;
 	return len == sizeof(*out) ? 0 : -EIO;

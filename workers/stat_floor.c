@@ -85,7 +85,7 @@ int file_stat(struct worker_ctx *w, pid_t pid)
 	snap_hash(path, strlen(path), &key);
 	snprintf(label, sizeof(label), "stat %s", path);
 	err = snap_get(&w->shm, SNAP_STAT, &key, label, UINT64_MAX, fill_zero, &need, compact,
-		       sizeof(compact), &len, &w->who);
+	               sizeof(compact), &len, &w->who);
 	if (err < 0 || len != need)
 		return file_stat_floor(w, pid, NULL);
 	floor_expand(compact, lines, &floor);
@@ -95,6 +95,6 @@ int file_stat(struct worker_ctx *w, pid_t pid)
 		return err;
 	/* A floor we could not store costs monotonicity for one read at most: log nothing. */
 	snap_modify(&w->shm, SNAP_STAT, &key, label, &w->who, merge_floor,
-		    &(struct floor_merge){&floor, lines});
+	            &(struct floor_merge){&floor, lines});
 	return 0;
 }

@@ -26,8 +26,8 @@ struct worker_ctx {
 	int root_fd[CG_NCTRL]; /* each controller's hierarchy root, -1 if absent */
 	int unified_fd;        /* the cgroup2 mount's root (pressure files), -1 if absent */
 	struct render_opts opts;
-	struct fbuf host; /* host file text */
-	struct fbuf out;  /* rendered content */
+	struct fbuf host;    /* host file text */
+	struct fbuf out;     /* rendered content */
 	struct snap_who who; /* our name on snapshot leases, our counters */
 
 	/*
@@ -48,6 +48,19 @@ static inline uint64_t worker_ttl_ns(const struct worker_ctx *w)
 {
 	return (uint64_t)w->shm.hdr->config.cache_ttl_ms * 1000000ULL;
 }
+
+/* A renderer over the worker's inputs; returns bytes written or -ENOSPC. */
+typedef ssize_t (*worker_render_fn)(const struct worker_ctx *w, const void *arg, char *buf,
+                                    size_t size);
+
+/*
+ * Render into w->out, starting with room for first bytes and doubling on
+ * -ENOSPC up to a bound no real file reaches. Returns 0 or -errno.
+ */
+int worker_render(struct worker_ctx *w, worker_render_fn fn, const void *arg, size_t first);
+
+/* The host's text (w->host) as the content, as served when there is no container view. */
+int worker_copy_host(struct worker_ctx *w);
 
 /*
  * The host's file at path (e.g. "/proc/meminfo") into w->host, through the

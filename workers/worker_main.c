@@ -44,8 +44,8 @@ static void open_roots(struct worker_ctx *w)
 	if (w->layout.unified.present) {
 		w->unified_fd = open(w->layout.unified.mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (w->unified_fd < 0)
-			log_msg("open %s: %s: pressure served from the host", w->layout.unified.mount,
-				strerror(errno));
+			log_msg("open %s: %s: pressure served from the host",
+			        w->layout.unified.mount, strerror(errno));
 	}
 	for (int c = 0; c < CG_NCTRL; c++) {
 		const struct cg_hier *h = &w->layout.ctrl[c];
@@ -56,7 +56,7 @@ static void open_roots(struct worker_ctx *w)
 		w->root_fd[c] = open(h->mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (w->root_fd[c] < 0)
 			log_msg("open %s: %s: %s served from the host", h->mount, strerror(errno),
-				cg_ctrl_name((enum cg_ctrl)c));
+			        cg_ctrl_name((enum cg_ctrl)c));
 	}
 }
 
@@ -81,10 +81,10 @@ static void push_completion(struct worker_ctx *w, const struct lx_cmp *cmp)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"slot", required_argument, NULL, 's'},
-		{"gen", required_argument, NULL, 'g'},
-		{"debug", no_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
+	    {"slot", required_argument, NULL, 's'},
+	    {"gen", required_argument, NULL, 'g'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct worker_ctx ctx;
 	struct worker_ctx *w = &ctx;
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
 	}
 	if (err < 0) {
 		log_msg("attach shared memory on fd %d: %s%s%s", WORKER_SHM_FD, strerror(-err),
-			msg[0] ? ": " : "", msg);
+		        msg[0] ? ": " : "", msg);
 		return 1;
 	}
 	w->sw = &w->shm.workers[w->slot];
@@ -133,13 +133,13 @@ int main(int argc, char **argv)
 	w->who.c = &w->sw->snap;
 	if (atomic_load(&w->sw->gen) != gen) {
 		log_msg("slot %d is generation %u, not ours (%lu): exiting", w->slot,
-			atomic_load(&w->sw->gen), gen);
+		        atomic_load(&w->sw->gen), gen);
 		return 1;
 	}
 	err = cg_layout_detect(&w->layout);
 	if (err < 0)
 		log_msg("cgroup layout from /proc/self/mountinfo: %s: serving host content",
-			strerror(-err));
+		        strerror(-err));
 	open_roots(w);
 	w->opts.swap_off = w->shm.hdr->config.opts & LX_OPT_SWAP_OFF;
 	w->opts.zswap_off = w->shm.hdr->config.opts & LX_OPT_ZSWAP_OFF;
@@ -161,10 +161,10 @@ int main(int argc, char **argv)
 
 			serve_request(w, &req, &cmp);
 			atomic_fetch_add_explicit(&w->sw->snap.cgfs_reads, cg_files_read - files,
-						  memory_order_relaxed);
+			                          memory_order_relaxed);
 			if (req.file < LX_FILE_MAX)
 				atomic_fetch_add_explicit(&w->sw->file_reqs[req.file], 1,
-							  memory_order_relaxed);
+				                          memory_order_relaxed);
 			push_completion(w, &cmp);
 		}
 		/* Wake now and then to notice a master that is gone. */

@@ -1,0 +1,124 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "workers/cg_fs.h"
+#include "workers/cgroup.h"
+
+unsigned long cg_files_read;
+
+int cg_walk(int root_fd, const char *path, int version, cg_visit_fn visit, void *arg,
+            unsigned *depth)
+{
+	const char *p = path;
+	unsigned d = 0;
+	int dirfd, ret;
+
+	if (root_fd < 0 || !path || path[0] != '/')
+		return -EINVAL;
+	dirfd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return -errno;
+	for (;;) {
+		char name[NAME_MAX + 1];
+		const char *slash;
+		size_t len;
+		int next;
+
+		if (visit) {
+			ret = visit(dirfd, version, arg);
+			if (ret < 0)
+				goto fail;
+		}
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		slash = strchrnul(p, '/');
+		len = (size_t)(slash - p);
+		if (len > NAME_MAX) {
+			ret = -ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		/* Never up and out of the hierarchy, whatever the path says. */
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			ret = -EINVAL;
+			goto fail;
+		}
+		p = slash;
+		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			/* A file where a directory should be: no such cgroup either. */
+			ret = errno == ENOTDIR ? -ENOENT : -errno;
+			goto fail;
+		}
+		close(dirfd);
+		dirfd = next;
+		d++;
+	}
+	if (depth)
+		*depth = d;
+	return dirfd;
+fail:
+	close(dirfd);
+	return ret;
+}
+
+int cg_open(int root_fd, const char *path)
+{
+	return cg_walk(root_fd, path, 0, NULL, NULL, NULL);
+}
+
+ssize_t cg_read_small(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd, err;
+
+	cg_files_read++;
+	do {
+		fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	do {
+		n = read(fd, buf, size);
+	} while (n < 0 && errno == EINTR);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	if ((size_t)n == size)
+		return -EFBIG;
+	return n;
+}
+
+int cg_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned d;
+
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+size_t cg_trim(const char *text, size_t len)
+{
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
+	return len;
+}
