@@ -23,7 +23,8 @@ TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs
 BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wno-unused-parameter -D_GNU_SOURCE -I. -g -pthread \
-	-DLXCFS_VERSION='"$(VERSION)"' -DLXCFS_BUILD_ID='"$(BUILD_ID)"'
+	-DLXCFS_VERSION='"$(VERSION)"' -DLXCFS_BUILD_ID='"$(BUILD_ID)"' \
+	-DLXCFS_LIBEXECDIR='"$(PREFIX)/libexec/lxcfs"'
 
 ifeq ($(SAN),1)
 CFLAGS_MODE := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

@@ -15,6 +15,9 @@
 #ifndef LXCFS_VERSION
 #define LXCFS_VERSION "0.0.0"
 #endif
+#ifndef LXCFS_LIBEXECDIR
+#define LXCFS_LIBEXECDIR "/usr/local/libexec/lxcfs"
+#endif
 
 enum {
 	OPT_RUNTIME_DIR = 256,
@@ -79,7 +82,7 @@ static void default_worker(struct cli *c)
 	char self[PATH_MAX], dir[PATH_MAX - 64];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	c->worker_binary = "/usr/local/libexec/lxcfs/lxcfs-worker";
+	c->worker_binary = LXCFS_LIBEXECDIR "/lxcfs-worker";
 	if (n <= 0)
 		return;
 	self[n] = '\0';
@@ -89,8 +92,8 @@ static void default_worker(struct cli *c)
 		c->worker_binary = c->worker_buf;
 		return;
 	}
-	snprintf(c->worker_buf, sizeof(c->worker_buf), "%s/../libexec/lxcfs/lxcfs-worker", dir);
-	if (access(c->worker_buf, X_OK) == 0)
+	snprintf(self, sizeof(self), "%s/../libexec/lxcfs/lxcfs-worker", dir);
+	if (access(self, X_OK) == 0 && realpath(self, c->worker_buf))
 		c->worker_binary = c->worker_buf;
 }
 
