@@ -26,13 +26,44 @@
 
 #define OUR_MAX_PAGES 256 /* 1 MiB reads: a 256-CPU cpuinfo in one request */
 
+/* Never 0 and never short of what a read returns (see shm_header.size_hint). */
+static uint64_t size_hint(struct master *m, enum lx_file f)
+{
+	uint32_t s = f < LX_FILE_MAX ? atomic_load(&m->shm.hdr->size_hint[f]) : 0;
+
+	return s < 4096 ? 4096 : s;
+}
+
+void fuse_measure_host(struct master *m)
+{
+	static char buf[1 << 16];
+
+	/* Once at start: the host's files bound what a container's view holds. */
+	for (uint64_t ino = 1; tree_get(ino); ino++) {
+		const struct tree_node *n = tree_get(ino);
+		size_t total = 0;
+		ssize_t r;
+		int fd;
+
+		if (!n->host_path)
+			continue;
+		fd = open(n->host_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			total += (size_t)r;
+		close(fd);
+		shm_note_size(&m->shm, n->file, total);
+	}
+}
+
 static void fill_attr(struct master *m, const struct tree_node *n, struct fuse_attr *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->ino = n->ino;
 	a->mode = n->mode;
 	a->nlink = S_ISDIR(n->mode) ? 2 : 1;
-	a->size = S_ISDIR(n->mode) ? 0 : tree_size(n->file);
+	a->size = S_ISDIR(n->mode) ? 0 : size_hint(m, n->file);
 	a->blocks = (a->size + 511) / 512;
 	a->blksize = 4096;
 	a->atime = a->mtime = a->ctime = m->start_ns / 1000000000ULL;

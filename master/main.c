@@ -69,18 +69,22 @@ void master_unwatch(struct master *m, int fd)
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, fd, NULL);
 }
 
-static void arm_timer(struct master *m, bool on)
+/*
+ * A fast tick while requests are in flight (deadlines), a slow one when idle
+ * (worker heartbeats, restarts): an idle daemon wakes once a second.
+ */
+static void arm_timer(struct master *m, bool busy)
 {
 	struct itimerspec its = {0};
 
-	if (on == m->timer_armed)
+	if (m->timer_armed && busy == m->timer_fast)
 		return;
-	if (on) {
-		its.it_value.tv_nsec = TICK_NS;
-		its.it_interval.tv_nsec = TICK_NS;
-	}
+	its.it_value.tv_sec = busy ? 0 : 1;
+	its.it_value.tv_nsec = busy ? TICK_NS : 0;
+	its.it_interval = its.it_value;
 	timerfd_settime(m->timerfd, 0, &its, NULL);
-	m->timer_armed = on;
+	m->timer_armed = true;
+	m->timer_fast = busy;
 }
 
 /* Drain /dev/fuse: every request the kernel has queued, then back to epoll. */
@@ -292,6 +296,7 @@ int main(int argc, char **argv)
 	                          (cli.zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
 	                          (cli.cfs ? LX_OPT_CFS : 0) | (cli.loadavg ? LX_OPT_LOADAVG : 0);
 	m->shm.hdr->config.cache_ttl_ms = cli.cache_ttl_ms;
+	fuse_measure_host(m);
 
 	rc = setup_fds(m);
 	if (rc < 0) {
@@ -308,7 +313,7 @@ int main(int argc, char **argv)
 	}
 	log_msg("serving %s with %d workers (%s)", cli.mountpoint, cli.workers, cli.worker_binary);
 	loop(m);
-	rc = 0;
+	rc = m->exit_code ? -EIO : 0;
 
 out_unmount:
 	/* Unmount first: readers get no ENOTCONN from a half-stopped pool. */

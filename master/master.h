@@ -46,7 +46,9 @@ struct master {
 	int wakefd;
 	int timerfd;
 	bool timer_armed;
+	bool timer_fast;
 	bool stopping;
+	int exit_code;    /* when stopping: 0, or 1 for a failure */
 	bool initialized; /* FUSE INIT answered */
 	uint32_t proto_minor;
 	uint64_t start_ns; /* CLOCK_REALTIME at start, for file times */
@@ -66,6 +68,9 @@ void master_unwatch(struct master *m, int fd);
 
 /* fuse_ops.c: one request read from /dev/fuse. */
 void fuse_handle(struct master *m, const void *buf, size_t len);
+
+/* Measure the host's files once, for st_size (see shm_header.size_hint). */
+void fuse_measure_host(struct master *m);
 
 /* Answer a READ job without a worker: host content, logged. */
 void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *why);

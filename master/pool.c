@@ -30,7 +30,17 @@
 #include "shm/log.h"
 
 #define START_DEADLINE_NS (5ULL * 1000000000ULL)
-#define MAX_ATTEMPTS      3
+/* Workers a request may die with before its reader gets the host's file instead. */
+#define MAX_ATTEMPTS      4
+/*
+ * How long a request may wait for any worker to be ready before the host's
+ * file is served: long enough for a pool killed at once to come back (a
+ * container must not see host figures for a hiccup), short enough that a pool
+ * that cannot start does not hang readers.
+ */
+#define PENDING_FALLBACK_NS (5ULL * 1000000000ULL)
+/* A ready worker wakes at least once a second; silent this long, it is hung. */
+#define HEARTBEAT_LIMIT_NS (5ULL * 1000000000ULL)
 #define PENDING_MAX       65536
 
 static int pidfd_open(pid_t pid)
@@ -176,8 +186,6 @@ static void harvest(struct pool *p, struct worker *w)
 		}
 		if (c.old_content)
 			content_free(&p->m->shm, c.old_content);
-		if (c.error == 0 && c.content_len)
-			tree_note_size((enum lx_file)c.file, c.content_len);
 	}
 }
 
@@ -376,6 +384,28 @@ void pool_on_exit(struct pool *p, int id)
 		pool_spawn(p, w, p->binary);
 }
 
+/*
+ * At start, before any worker was ever ready: did every one fail in a way a
+ * retry cannot fix (another shared memory layout, a binary that does not run)?
+ */
+static bool pool_cannot_start(const struct pool *p)
+{
+	int failed = 0;
+
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		const struct worker *w = &p->w[i];
+		int st = w->last_status;
+
+		if (!w->in_target)
+			continue;
+		if (w->st != W_DEAD || st < 0 || !WIFEXITED(st) ||
+		    (WEXITSTATUS(st) != 3 && WEXITSTATUS(st) != 127))
+			return false;
+		failed++;
+	}
+	return failed > 0;
+}
+
 static void check_ready(struct pool *p, struct worker *w)
 {
 	struct shm_worker *sw = slot_of(p, w);
@@ -385,6 +415,7 @@ static void check_ready(struct pool *p, struct worker *w)
 		return;
 	w->st = W_READY;
 	w->fail_streak = 0;
+	p->ever_ready = true;
 	log_debug("worker %d (pid %d) ready: %.63s", w->id, w->pid, sw->version);
 }
 
@@ -459,6 +490,16 @@ bool pool_tick(struct pool *p)
 				kill(w->pid, SIGKILL);
 				break;
 			}
+			/* Idle and silent (stopped, or stuck outside a request): replace it too. */
+			if (!w->killed && w->ninflight == 0 &&
+			    now - atomic_load_explicit(&slot_of(p, w)->heartbeat_ns,
+						       memory_order_relaxed) >
+				    HEARTBEAT_LIMIT_NS) {
+				w->killed = true;
+				log_msg("worker %d (pid %d, %s) silent for 5 s: replacing it", w->id,
+					w->pid, worker_where(w->pid, where, sizeof(where)));
+				kill(w->pid, SIGKILL);
+			}
 			if (w->st == W_DRAINING && w->ninflight == 0 && !w->stop_sent) {
 				/* Nothing left in its ring or in flight: it may go. */
 				w->stop_sent = true;
@@ -484,12 +525,18 @@ bool pool_tick(struct pool *p)
 			break;
 		}
 	}
+	if (!p->ever_ready && !any_ready && pool_cannot_start(p)) {
+		log_msg("no worker could start from %s (%s): exiting", p->binary,
+			p->w[0].last_exit);
+		p->m->stopping = true;
+		p->m->exit_code = 1;
+	}
 	flush_pending(p);
 	/* Nobody to serve them: answer with host content rather than leave readers hanging. */
 	while (!any_ready && p->pending_head != p->pending_tail) {
 		struct job *j = &p->pending[p->pending_head % p->pending_cap];
 
-		if (now - j->req.t_dispatch_ns < timeout)
+		if (now - j->req.t_dispatch_ns < PENDING_FALLBACK_NS)
 			break;
 		fuse_fallback_read(p->m, &j->req, "no worker is ready");
 		p->pending_head++;

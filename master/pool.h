@@ -70,6 +70,7 @@ struct pool {
 	uint64_t redispatched;
 	uint64_t deaths;
 	char binary[4096]; /* the worker binary new workers start from */
+	bool ever_ready;   /* some worker has been ready since start */
 	struct pool_op op;
 };
 

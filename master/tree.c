@@ -30,9 +30,6 @@ static const struct tree_node nodes[] = {
 
 #define NNODES (sizeof(nodes) / sizeof(nodes[0]))
 
-/* Largest content seen per file, so that st_size covers what a read returns. */
-static uint32_t seen_size[LX_FILE_COUNT];
-
 const struct tree_node *tree_get(uint64_t ino)
 {
 	for (size_t i = 0; i < NNODES; i++)
@@ -88,16 +85,3 @@ const char *tree_file_path(enum lx_file f, char *buf, size_t size)
 	return buf;
 }
 
-void tree_note_size(enum lx_file f, uint32_t len)
-{
-	if (f < LX_FILE_COUNT && len > seen_size[f])
-		seen_size[f] = len;
-}
-
-uint64_t tree_size(enum lx_file f)
-{
-	uint64_t s = f < LX_FILE_COUNT ? seen_size[f] : 0;
-
-	/* Rounded up to a page: a reader sizing its buffer from st_size keeps room. */
-	return s < 4096 ? 4096 : (s + 4095) & ~4095ULL;
-}

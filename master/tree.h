@@ -31,8 +31,5 @@ const struct tree_node *tree_child(uint64_t dir, unsigned n);
 /* The mount-relative path of a file ("proc/meminfo"), or NULL. */
 const char *tree_file_path(enum lx_file f, char *buf, size_t size);
 
-/* A size to report for a file: st_size must not be 0, or naive readers stop. */
-void tree_note_size(enum lx_file f, uint32_t len);
-uint64_t tree_size(enum lx_file f);
 
 #endif

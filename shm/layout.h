@@ -77,6 +77,7 @@ struct shm_worker {
 	_Atomic uint32_t want_wake; /* master: write the wake eventfd after each completion */
 	char version[64];           /* worker: version and build id, NUL-terminated */
 	_Atomic int32_t cpu;        /* worker: the CPU it last woke on */
+	_Atomic uint64_t heartbeat_ns; /* worker: CLOCK_MONOTONIC of its last wake-up */
 	_Atomic uint64_t served;    /* worker: requests answered */
 	_Atomic uint64_t errors;    /* worker: requests answered with an error */
 	_Atomic uint64_t file_reqs[LX_FILE_MAX]; /* worker: requests per file */
@@ -133,6 +134,13 @@ struct shm_header {
 	_Atomic uint64_t chunk_free;
 	_Atomic uint32_t chunks_in_use;              /* approximate: for status */
 	_Atomic uint32_t snap_entries[SNAP_NTABLES]; /* used slots per table */
+	/*
+	 * st_size per file: at least the host file's size measured at start and
+	 * the longest content rendered since, rounded up to 4 KiB, so that a
+	 * reader that reads st_size bytes gets everything (master, then workers
+	 * raise it).
+	 */
+	_Atomic uint32_t size_hint[LX_FILE_MAX];
 	uint32_t pad;
 };
 
@@ -177,6 +185,18 @@ int shm_create(struct shm *s, const struct shm_sizes *sz);
 int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize);
 
 void shm_detach(struct shm *s);
+
+/* Raise a file's st_size hint to cover len bytes. */
+static inline void shm_note_size(struct shm *s, unsigned file, size_t len)
+{
+	uint32_t want = (uint32_t)((len + 4095) & ~(size_t)4095), cur;
+
+	if (file >= LX_FILE_MAX || len > UINT32_MAX - 4096)
+		return;
+	cur = atomic_load_explicit(&s->hdr->size_hint[file], memory_order_relaxed);
+	while (cur < want && !atomic_compare_exchange_weak(&s->hdr->size_hint[file], &cur, want))
+		;
+}
 
 /* Handle id <-> slot. Returns NULL for an id outside the table. */
 static inline struct shm_handle *shm_handle_of(const struct shm *s, uint64_t fh)

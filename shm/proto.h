@@ -65,9 +65,8 @@ struct lx_cmp {
 	int32_t error;        /* 0, or the -errno replied to the kernel */
 	uint32_t bytes;       /* payload bytes replied */
 	uint32_t old_content; /* chunk index + 1 of a chain to free, 0 none */
-	uint32_t content_len; /* length of what was rendered */
 	uint16_t file;
-	uint16_t pad;
+	uint16_t pad[3];
 };
 
 #endif

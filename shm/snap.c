@@ -52,6 +52,27 @@ void snap_hash(const void *key, size_t len, struct snap_key *out)
 		out->h1 = 1; /* zero marks an unused slot */
 }
 
+void snap_label(char *out, size_t size, const char *kind, const char *what)
+{
+	size_t klen = strlen(kind), wlen = strlen(what);
+
+	if (size == 0)
+		return;
+	if (klen + 1 + wlen < size) {
+		snprintf(out, size, "%s %s", kind, what);
+		return;
+	}
+	/* "kind ..." then as much of the end of what as fits. */
+	snprintf(out, size, "%s ...", kind);
+	klen = strlen(out);
+	if (klen + 1 < size) {
+		size_t room = size - klen - 1;
+
+		memcpy(out + klen, what + wlen - (room < wlen ? room : wlen), room < wlen ? room : wlen);
+		out[klen + (room < wlen ? room : wlen)] = '\0';
+	}
+}
+
 uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuckets,
                           uint32_t *slot_size)
 {

@@ -88,6 +88,9 @@ typedef int (*snap_fill_fn)(void *ctx, void *value, size_t size, size_t *len);
 
 void snap_hash(const void *key, size_t len, struct snap_key *out);
 
+/* A dump label "kind what", keeping the end of what (the informative part of a path). */
+void snap_label(char *out, size_t size, const char *kind, const char *what);
+
 /* Bytes a table of capacity entries with values of value_size needs. */
 uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuckets,
                           uint32_t *slot_size);

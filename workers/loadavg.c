@@ -100,7 +100,7 @@ int file_loadavg(struct worker_ctx *w, pid_t pid)
 		return file_loadavg_host(w, pid); /* the host itself */
 	if (err == 0) {
 		snap_hash(path, strlen(path), &key);
-		snprintf(label, sizeof(label), "load %s", path);
+		snap_label(label, sizeof(label), "load", path);
 		err = snap_get(&w->shm, SNAP_LOAD, &key, label, UINT64_MAX, fill_load,
 		               &(struct load_fill){w, path}, &st, sizeof(st), &len, &w->who);
 	}

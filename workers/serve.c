@@ -154,7 +154,7 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 		atomic_fetch_add(&w->sw->errors, 1);
 		goto done;
 	}
-	cmp->content_len = (uint32_t)w->out.len;
+	shm_note_size(&w->shm, req->file, w->out.len);
 	cmp->old_content = publish(w, req);
 
 	iov.iov_base = w->out.data + (req->offset < w->out.len ? req->offset : w->out.len);

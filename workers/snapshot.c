@@ -150,7 +150,7 @@ int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
 
 	snap_hash(path, strlen(path), &key);
 	key.h2 ^= (uint64_t)h->version; /* the same path in two hierarchies is two cgroups */
-	snprintf(label, sizeof(label), "memory %s", path);
+	snap_label(label, sizeof(label), "memory", path);
 	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_memory, &f, out,
 	               sizeof(*out), &len, &w->who);
 	if (err < 0)

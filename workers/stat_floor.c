@@ -83,7 +83,7 @@ int file_stat(struct worker_ctx *w, pid_t pid)
 	    worker_reader_cgroup(w, pid, c, path, sizeof(path)) < 0)
 		return file_stat_floor(w, pid, NULL);
 	snap_hash(path, strlen(path), &key);
-	snprintf(label, sizeof(label), "stat %s", path);
+	snap_label(label, sizeof(label), "stat", path);
 	err = snap_get(&w->shm, SNAP_STAT, &key, label, UINT64_MAX, fill_zero, &need, compact,
 	               sizeof(compact), &len, &w->who);
 	if (err < 0 || len != need)

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <sched.h>
 #include <signal.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,12 @@ int main(int argc, char **argv)
 		struct lx_req req;
 		struct lx_cmp cmp;
 
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		atomic_store_explicit(&w->sw->heartbeat_ns,
+				      (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
+				      memory_order_relaxed);
 		atomic_store_explicit(&w->sw->cpu, sched_getcpu(), memory_order_relaxed);
 		while (ring_pop(&w->sw->req, w->sw->req_slot, SHM_RING_SLOTS, sizeof(req), &req)) {
 			unsigned long files = cg_files_read;
