@@ -203,10 +203,6 @@ static void cmd_status(struct master *m, struct conn *c)
 
 static void cmd_stats(struct master *m, struct conn *c)
 {
-	static const char *const table_names[SNAP_NTABLES] = {[SNAP_PID] = "pid",
-	                                                      [SNAP_CONT] = "container",
-	                                                      [SNAP_MEM] = "memory",
-	                                                      [SNAP_HOST] = "host"};
 	uint64_t sum[8] = {0};
 	char path[128];
 
@@ -243,7 +239,7 @@ static void cmd_stats(struct master *m, struct conn *c)
 	        (unsigned long long)sum[6], (unsigned long long)sum[7],
 	        m->shm.hdr->config.cache_ttl_ms);
 	for (int t = 0; t < SNAP_NTABLES; t++)
-		out_add(c, "table name=%s entries=%u capacity=%u\n", table_names[t],
+		out_add(c, "table name=%s entries=%u capacity=%u\n", snap_table_name((enum snap_table_id)t),
 		        snap_count(&m->shm, (enum snap_table_id)t),
 		        m->shm.tables[t].nbuckets * SNAP_WAYS);
 	out_add(c, "END\n");
@@ -271,15 +267,11 @@ static void dump_entry(void *arg, const char *label, uint64_t age_ns, uint32_t l
 
 static void cmd_snapshot(struct master *m, struct conn *c)
 {
-	static const char *const names[SNAP_NTABLES] = {[SNAP_PID] = "pid",
-	                                                [SNAP_CONT] = "container",
-	                                                [SNAP_MEM] = "memory",
-	                                                [SNAP_HOST] = "host"};
 	struct dump_ctx d = {.c = c};
 
 	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
 	for (int t = 0; t < SNAP_NTABLES; t++) {
-		d.table = names[t];
+		d.table = snap_table_name((enum snap_table_id)t);
 		snap_each(&m->shm, (enum snap_table_id)t, now_ns(), dump_entry, &d);
 	}
 	if (d.n > DUMP_MAX)

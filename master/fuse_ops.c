@@ -19,6 +19,7 @@
 #include "shm/content.h"
 #include "shm/fuse_reply.h"
 #include "shm/log.h"
+#include "shm/sysfs_node.h"
 
 /* 0.5 s, as upstream mounts with entry_timeout and attr_timeout. */
 #define VALID_SEC  0
@@ -124,6 +125,28 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 	reply(m, h->unique, &out, outlen);
 }
 
+/* Hand a request on the passed-through tree to a worker. */
+static void dispatch_node(struct master *m, const struct fuse_in_header *h, enum lx_op op,
+			  uint64_t nodeid, const char *name, uint64_t offset, uint32_t size)
+{
+	struct lx_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.unique = h->unique;
+	req.op = (uint16_t)op;
+	req.file = LX_FILE_SYSFS;
+	req.nodeid = nodeid;
+	req.offset = offset;
+	req.size = size;
+	req.pid = h->pid;
+	req.uid = h->uid;
+	req.gid = h->gid;
+	req.t_dispatch_ns = now_ns();
+	if (name)
+		snprintf(req.name, sizeof(req.name), "%s", name);
+	pool_dispatch(m->pool, &req);
+}
+
 static void do_lookup(struct master *m, const struct fuse_in_header *h, const char *name,
                       size_t len)
 {
@@ -135,6 +158,14 @@ static void do_lookup(struct master *m, const struct fuse_in_header *h, const ch
 		return;
 	}
 	n = tree_lookup(h->nodeid, name);
+	if (!n && sysfs_is_node(h->nodeid)) {
+		if (strlen(name) > LX_NAME_MAX) {
+			reply_err(m, h->unique, -ENAMETOOLONG);
+			return;
+		}
+		dispatch_node(m, h, LX_OP_LOOKUP, h->nodeid, name, 0, 0);
+		return;
+	}
 	if (!n) {
 		reply_err(m, h->unique, -ENOENT);
 		return;
@@ -154,6 +185,10 @@ static void do_getattr(struct master *m, const struct fuse_in_header *h)
 	const struct tree_node *n = tree_get(h->nodeid);
 	struct fuse_attr_out out;
 
+	if (!n && (h->nodeid & LX_INO_DYNAMIC)) {
+		dispatch_node(m, h, LX_OP_GETATTR, h->nodeid, NULL, 0, 0);
+		return;
+	}
 	if (!n) {
 		reply_err(m, h->unique, -ENOENT);
 		return;
@@ -171,17 +206,27 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	const struct tree_node *n = tree_get(h->nodeid);
 	const struct fuse_open_in *in = arg;
 	struct fuse_open_out out;
+	struct sysfs_node sn;
+	mode_t mode;
 	int64_t fh;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
 		return;
 	}
-	if (!n) {
+	if (n) {
+		mode = n->mode;
+	} else if ((h->nodeid & LX_INO_DYNAMIC) && sysfs_node_get(&m->shm, h->nodeid, &sn) == 0) {
+		mode = sn.mode;
+		if (S_ISLNK(mode)) {
+			reply_err(m, h->unique, -ELOOP);
+			return;
+		}
+	} else {
 		reply_err(m, h->unique, -ENOENT);
 		return;
 	}
-	if (dir != !!S_ISDIR(n->mode)) {
+	if (dir != !!S_ISDIR(mode)) {
 		reply_err(m, h->unique, dir ? -ENOTDIR : -EISDIR);
 		return;
 	}
@@ -225,6 +270,10 @@ static void do_readdir(struct master *m, const struct fuse_in_header *h, const v
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+	if (sysfs_is_node(h->nodeid)) {
+		dispatch_node(m, h, LX_OP_READDIR, h->nodeid, NULL, in->offset, in->size);
 		return;
 	}
 	if (!dir || !S_ISDIR(dir->mode)) {
@@ -290,7 +339,7 @@ static void do_access(struct master *m, const struct fuse_in_header *h, const vo
 		reply_err(m, h->unique, -EINVAL);
 		return;
 	}
-	if (!tree_get(h->nodeid)) {
+	if (!tree_get(h->nodeid) && !(h->nodeid & LX_INO_DYNAMIC)) {
 		reply_err(m, h->unique, -ENOENT);
 		return;
 	}
@@ -332,7 +381,11 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 		reply_err(m, h->unique, -EINVAL);
 		return;
 	}
-	if (!n || n->file == LX_FILE_NONE) {
+	if (!n && !(h->nodeid & LX_INO_DYNAMIC)) {
+		reply_err(m, h->unique, -ENOENT);
+		return;
+	}
+	if (n && n->file == LX_FILE_NONE) {
 		reply_err(m, h->unique, -EISDIR);
 		return;
 	}
@@ -345,7 +398,8 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 	req.uid = h->uid;
 	req.gid = h->gid;
 	req.op = LX_OP_READ;
-	req.file = (uint16_t)n->file;
+	req.file = (uint16_t)(n ? n->file : LX_FILE_SYSFS);
+	req.nodeid = h->nodeid;
 	req.t_dispatch_ns = now_ns();
 
 	/* Offset 0 renders afresh, as upstream does; later offsets continue that render. */
@@ -370,8 +424,15 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 	ssize_t len = 0;
 	int fd;
 
-	if (req->op != LX_OP_READ)
+	if (req->op == LX_OP_SAMPLE)
 		return; /* nobody waits for a sample */
+	if (req->op != LX_OP_READ || req->file == LX_FILE_SYSFS) {
+		/* No host text stands in for a directory listing or a sysfs node. */
+		log_msg("request %llu on the cpu tree by pid %u failed: %s",
+			(unsigned long long)req->unique, req->pid, why);
+		reply_err(m, req->unique, -EIO);
+		return;
+	}
 	m->fallbacks++;
 	for (uint64_t ino = 1; (n = tree_get(ino)) != NULL; ino++)
 		if (n->file == req->file)
@@ -464,6 +525,12 @@ void fuse_handle(struct master *m, const void *buf, size_t len)
 		break;
 	case FUSE_STATFS:
 		do_statfs(m, h);
+		break;
+	case FUSE_READLINK:
+		if (h->nodeid & LX_INO_DYNAMIC)
+			dispatch_node(m, h, LX_OP_READLINK, h->nodeid, NULL, 0, 0);
+		else
+			reply_err(m, h->unique, -EINVAL);
 		break;
 	case FUSE_ACCESS:
 		do_access(m, h, arg, alen);

@@ -270,10 +270,10 @@ static void give(struct pool *p, struct job *j)
 	struct worker *w;
 
 	if (j->attempts >= MAX_ATTEMPTS) {
-		if (j->req.op == LX_OP_READ)
-			fuse_fallback_read(p->m, &j->req, "workers died on it");
-		else
+		if (j->req.op == LX_OP_SAMPLE)
 			log_msg("load sample dropped: workers died on it");
+		else
+			fuse_fallback_read(p->m, &j->req, "workers died on it");
 		return;
 	}
 	w = pick(p);

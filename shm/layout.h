@@ -42,6 +42,8 @@
 #define SNAP_CONT_VALUE   1536
 #define SNAP_MEM_VALUE    512
 #define SNAP_LOAD_VALUE   512
+#define SNAP_PATH_VALUE   512   /* struct sysfs_node: a type and a path of at most 400 bytes */
+#define SNAP_PATH_ENTRIES 65536 /* a 1024-CPU host's tree, with room to spare */
 #define SNAP_HOST_ENTRIES 32
 #define SHM_RING_SLOTS    256 /* per ring, a power of two */
 #define SHM_CHUNK_SIZE    4096

@@ -23,16 +23,33 @@ enum lx_file {
 	LX_FILE_PRESSURE_IO,
 	LX_FILE_PRESSURE_MEMORY,
 	LX_FILE_CPU_ONLINE,
+	LX_FILE_SYSFS, /* a file of the host's sys/devices/system/cpu, passed through */
 	LX_FILE_COUNT,
 };
+
+/*
+ * sys/devices/system/cpu is the host's tree passed through, but for the
+ * generated "online". Its inodes are fixed; the nodes below it are named by
+ * LX_INO_DYNAMIC | a hash of their path under it, and the path is kept in the
+ * snapshot's SNAP_PATH table (workers add it when they answer a LOOKUP).
+ */
+#define LX_INO_CPU_DIR    18
+#define LX_INO_CPU_ONLINE 19
+#define LX_INO_DYNAMIC    (1ULL << 62)
+#define LX_SYSFS_ROOT     "/sys/devices/system/cpu"
+#define LX_NAME_MAX       255
 
 /* Room for per-file counters in shared memory: files can be added without a layout change. */
 #define LX_FILE_MAX 32
 
 /* What a request asks of a worker. */
 enum lx_op {
-	LX_OP_READ = 1,   /* render the file for the reader, publish it, reply a slice */
-	LX_OP_SAMPLE = 2, /* -l: sample the load of the containers read recently; no reply */
+	LX_OP_READ = 1,     /* render the file for the reader, publish it, reply a slice */
+	LX_OP_SAMPLE = 2,   /* -l: sample the load of the containers read recently; no reply */
+	LX_OP_LOOKUP = 3,   /* passthrough: name in directory nodeid */
+	LX_OP_GETATTR = 4,  /* passthrough: attributes of nodeid */
+	LX_OP_READDIR = 5,  /* passthrough: entries of directory nodeid from offset */
+	LX_OP_READLINK = 6, /* passthrough: target of symlink nodeid */
 };
 
 /*
@@ -51,6 +68,8 @@ struct lx_req {
 	uint32_t gid;
 	uint16_t op;
 	uint16_t file;
+	uint64_t nodeid;              /* passthrough: the node asked about */
+	char name[LX_NAME_MAX + 1];   /* LX_OP_LOOKUP: the name, NUL-terminated */
 };
 
 /*

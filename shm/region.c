@@ -26,6 +26,7 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	    [SNAP_CONT] = SNAP_CONT_VALUE,
 	    [SNAP_MEM] = SNAP_MEM_VALUE,
 	    [SNAP_LOAD] = SNAP_LOAD_VALUE,
+	    [SNAP_PATH] = SNAP_PATH_VALUE,
 	};
 	uint64_t off;
 
@@ -38,8 +39,9 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		struct snap_table_desc *d = &g->tables[t];
 		uint32_t cap = t == SNAP_PID    ? sz->max_pids
-		               : t == SNAP_HOST ? SNAP_HOST_ENTRIES
-		                                : sz->max_cgroups;
+			       : t == SNAP_HOST ? SNAP_HOST_ENTRIES
+			       : t == SNAP_PATH ? SNAP_PATH_ENTRIES
+						: sz->max_cgroups;
 
 		memset(d, 0, sizeof(*d));
 		d->value_size = t == SNAP_HOST   ? sz->host_size

@@ -52,6 +52,17 @@ void snap_hash(const void *key, size_t len, struct snap_key *out)
 		out->h1 = 1; /* zero marks an unused slot */
 }
 
+const char *snap_table_name(enum snap_table_id t)
+{
+	static const char *const names[SNAP_NTABLES] = {
+		[SNAP_PID] = "pid",   [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
+		[SNAP_HOST] = "host", [SNAP_LOAD] = "loadavg",   [SNAP_STAT] = "stat",
+		[SNAP_PATH] = "sysfs",
+	};
+
+	return (unsigned)t < SNAP_NTABLES && names[t] ? names[t] : "?";
+}
+
 void snap_label(char *out, size_t size, const char *kind, const char *what)
 {
 	size_t klen = strlen(kind), wlen = strlen(what);
@@ -509,4 +520,44 @@ int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key,
 		atomic_fetch_add_explicit(&who->c->waits, 1, memory_order_relaxed);
 		sched_yield();
 	}
+}
+
+int snap_peek(const struct shm *s, enum snap_table_id t, const struct snap_key *key, void *out,
+	      size_t size, size_t *len)
+{
+	uint32_t base = bucket_of(s, t, key);
+	bool busy = false;
+
+	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
+		uint64_t filled;
+		int r = slot_read(s, t, slot_at(s, t, base + w), key, out, size, len, &filled);
+
+		if (r == 1)
+			return 0;
+		busy |= r < 0;
+	}
+	return busy ? -EBUSY : -ENOENT;
+}
+
+struct put_ctx {
+	const void *value;
+	size_t len;
+};
+
+static int put_value(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct put_ctx *p = ctx;
+
+	if (p->len > size)
+		return -ENOSPC;
+	memcpy(value, p->value, p->len);
+	*len = p->len;
+	return SNAP_WRITE;
+}
+
+int snap_put(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
+	     const void *value, size_t len, const struct snap_who *who)
+{
+	return snap_modify(s, t, key, label, who, put_value,
+			   &(struct put_ctx){.value = value, .len = len});
 }

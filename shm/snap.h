@@ -31,8 +31,12 @@ enum snap_table_id {
 	SNAP_HOST, /* host file name -> its text */
 	SNAP_LOAD, /* cpu cgroup path -> its load average state (-l) */
 	SNAP_STAT, /* usage cgroup path -> the /proc/stat figures last shown (a floor) */
+	SNAP_PATH, /* passthrough inode -> its path under sys/devices/system/cpu, its type */
 	SNAP_NTABLES,
 };
+
+/* The table's name in dumps and statistics. */
+const char *snap_table_name(enum snap_table_id t);
 
 /* A 128-bit hash of the key bytes: equal hashes are taken as equal keys. */
 struct snap_key {
@@ -109,6 +113,20 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 /* Forget key (e.g. a value found wrong). */
 void snap_drop(struct shm *s, enum snap_table_id t, const struct snap_key *key,
                const struct snap_who *who);
+
+/*
+ * Copy key's value out if present, whatever its age, without reading anything
+ * (the master's lookups of passthrough paths). Returns 0, -ENOENT or -EBUSY.
+ */
+int snap_peek(const struct shm *s, enum snap_table_id t, const struct snap_key *key, void *out,
+	      size_t size, size_t *len);
+
+/*
+ * Store value under key now (insert or replace), with its lease held. Returns
+ * 0 or -EBUSY when another worker holds the slot past the wait bound.
+ */
+int snap_put(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
+	     const void *value, size_t len, const struct snap_who *who);
 
 /* Entries in use in table t (kept as slots change hands, not counted by a scan). */
 uint32_t snap_count(const struct shm *s, enum snap_table_id t);

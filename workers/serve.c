@@ -19,6 +19,7 @@
 #include "workers/files_misc.h"
 #include "workers/reader.h"
 #include "workers/snapshot.h"
+#include "workers/sysfs.h"
 #include "workers/worker.h"
 
 static uint64_t mono_ns(void)
@@ -102,6 +103,8 @@ static int render(struct worker_ctx *w, const struct lx_req *req)
 		return file_pressure(w, pid, "memory");
 	case LX_FILE_LOADAVG:
 		return file_loadavg(w, pid);
+	case LX_FILE_SYSFS:
+		return file_sysfs(w, req->nodeid);
 	default:
 		return -ENOENT;
 	}
@@ -144,6 +147,15 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 		loadavg_sample(w);
 		cmp->done_ns = mono_ns();
 		return;
+	}
+	if (req->op != LX_OP_READ) {
+		err = sysfs_serve(w, req, cmp);
+		rerr = err < 0 ? fuse_reply_err(WORKER_FUSE_FD, req->unique, err) : 0;
+		if (err < 0 && err != -ENOENT) {
+			cmp->error = err;
+			atomic_fetch_add(&w->sw->errors, 1);
+		}
+		goto done;
 	}
 	err = req->op == LX_OP_READ ? render(w, req) : -ENOSYS;
 	if (err < 0) {

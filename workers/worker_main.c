@@ -61,6 +61,17 @@ static void open_roots(struct worker_ctx *w)
 	}
 }
 
+/* Alive and not stuck: the master replaces a worker silent for too long. */
+static void heartbeat(struct worker_ctx *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	atomic_store_explicit(&w->sw->heartbeat_ns,
+			      (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
+			      memory_order_relaxed);
+}
+
 static void wake_master(void)
 {
 	uint64_t one = 1;
@@ -156,12 +167,7 @@ int main(int argc, char **argv)
 		struct lx_req req;
 		struct lx_cmp cmp;
 
-		struct timespec ts;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		atomic_store_explicit(&w->sw->heartbeat_ns,
-				      (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec,
-				      memory_order_relaxed);
+		heartbeat(w);
 		atomic_store_explicit(&w->sw->cpu, sched_getcpu(), memory_order_relaxed);
 		while (ring_pop(&w->sw->req, w->sw->req_slot, SHM_RING_SLOTS, sizeof(req), &req)) {
 			unsigned long files = cg_files_read;
@@ -173,6 +179,7 @@ int main(int argc, char **argv)
 				atomic_fetch_add_explicit(&w->sw->file_reqs[req.file], 1,
 				                          memory_order_relaxed);
 			push_completion(w, &cmp);
+			heartbeat(w);
 		}
 		/* Wake now and then to notice a master that is gone. */
 		if (ring_wait(&w->sw->req, 1000) == -ETIMEDOUT && getppid() != master)
