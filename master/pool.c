@@ -206,7 +206,7 @@ static struct worker *pick(struct pool *p)
 		struct worker *w = &p->w[i];
 		unsigned score;
 
-		if (w->st != W_READY || w->ninflight >= SHM_RING_SLOTS - 1)
+		if (w->st != W_READY || w->killed || w->ninflight >= SHM_RING_SLOTS - 1)
 			continue;
 		/* An idle worker elsewhere beats a busy one here; ours wins a tie. */
 		score = w->ninflight * 2 + ((int)atomic_load_explicit(&p->m->shm.workers[i].cpu,
@@ -308,6 +308,30 @@ static int cmp_seq(const void *a, const void *b)
 	return x->req.seq < y->req.seq ? -1 : x->req.seq > y->req.seq;
 }
 
+/*
+ * Give every request a worker still holds to the others, oldest first, and
+ * forget them: a late answer from it finds nothing to retire, and a second
+ * reply to the kernel is refused harmlessly.
+ */
+static void take_back(struct pool *p, struct worker *w)
+{
+	struct job orphans[SHM_RING_SLOTS];
+	int n = 0;
+
+	for (int i = 0; i < SHM_RING_SLOTS; i++)
+		if (w->inflight[i].used)
+			orphans[n++] = w->inflight[i];
+	memset(w->inflight, 0, sizeof(w->inflight));
+	w->ninflight = 0;
+	qsort(orphans, (size_t)n, sizeof(orphans[0]), cmp_seq);
+	for (int i = 0; i < n; i++) {
+		p->redispatched++;
+		give(p, &orphans[i]);
+	}
+	if (n)
+		log_debug("worker %d: re-dispatched %d requests", w->id, n);
+}
+
 static uint64_t backoff_ns(unsigned streak)
 {
 	uint64_t ms = 50ULL << (streak < 7 ? streak : 7);
@@ -319,10 +343,9 @@ void pool_on_exit(struct pool *p, int id)
 {
 	struct worker *w = &p->w[id];
 	struct shm_worker *sw = slot_of(p, w);
-	struct job orphans[SHM_RING_SLOTS];
 	bool was_ready = w->st == W_READY || w->st == W_DRAINING;
 	bool draining = w->st == W_DRAINING;
-	int n = 0, status = 0;
+	int status = 0;
 
 	if (w->st == W_DEAD)
 		return;
@@ -353,11 +376,6 @@ void pool_on_exit(struct pool *p, int id)
 	w->pidfd = -1;
 
 	harvest(p, w);
-	for (int i = 0; i < SHM_RING_SLOTS; i++)
-		if (w->inflight[i].used)
-			orphans[n++] = w->inflight[i];
-	memset(w->inflight, 0, sizeof(w->inflight));
-	w->ninflight = 0;
 	w->st = W_DEAD;
 	atomic_store(&sw->state, WS_EMPTY);
 	atomic_store(&sw->pid, 0);
@@ -365,14 +383,8 @@ void pool_on_exit(struct pool *p, int id)
 	ring_reset(&sw->cmp);
 	p->deaths++;
 
-	/* In the order the kernel sent them. */
-	qsort(orphans, (size_t)n, sizeof(orphans[0]), cmp_seq);
-	for (int i = 0; i < n; i++) {
-		p->redispatched++;
-		give(p, &orphans[i]);
-	}
-	if (n)
-		log_debug("worker %d: re-dispatched %d requests", id, n);
+	/* In the order the kernel sent them, to the others. */
+	take_back(p, w);
 
 	if (was_ready)
 		w->fail_streak = 0;
@@ -488,6 +500,8 @@ bool pool_tick(struct pool *p)
 				    (unsigned long long)j->req.unique,
 				    p->m->cli->request_timeout_ms);
 				kill(w->pid, SIGKILL);
+				/* Its readers need not wait for it to die (a D state can last). */
+				take_back(p, w);
 				break;
 			}
 			/* Idle and silent (stopped, or stuck outside a request): replace it too. */
