@@ -30,7 +30,7 @@ enum ev_kind {
 struct job {
 	struct lx_req req;
 	uint64_t pushed_ns; /* when it went to its current worker */
-	uint8_t attempts;   /* workers it was given to */
+	uint8_t attempts;   /* workers that died (or hung) working on it */
 	bool used;
 };
 

@@ -30,7 +30,11 @@
 #include "shm/log.h"
 
 #define START_DEADLINE_NS (5ULL * 1000000000ULL)
-/* Workers a request may die with before its reader gets the host's file instead. */
+/*
+ * Workers that may die working on one request before its reader gets the
+ * host's file instead: a request that kills every worker must not take the
+ * pool down with it. Deaths of a worker that had not taken it yet do not count.
+ */
 #define MAX_ATTEMPTS      4
 /*
  * How long a request may wait for any worker to be ready before the host's
@@ -232,7 +236,6 @@ static bool push(struct pool *p, struct worker *w, struct job *j)
 	w->next_seq++;
 	*slot = *j;
 	slot->used = true;
-	slot->attempts++;
 	slot->pushed_ns = now_ns();
 	w->ninflight++;
 	return true;
@@ -315,12 +318,20 @@ static int cmp_seq(const void *a, const void *b)
  */
 static void take_back(struct pool *p, struct worker *w)
 {
+	/* Requests it had taken from its ring, as opposed to ones still waiting there. */
+	uint32_t taken = atomic_load(&slot_of(p, w)->req.tail);
 	struct job orphans[SHM_RING_SLOTS];
 	int n = 0;
 
-	for (int i = 0; i < SHM_RING_SLOTS; i++)
-		if (w->inflight[i].used)
-			orphans[n++] = w->inflight[i];
+	for (int i = 0; i < SHM_RING_SLOTS; i++) {
+		if (!w->inflight[i].used)
+			continue;
+		orphans[n] = w->inflight[i];
+		/* Only a request it was working on counts against the request (poison). */
+		if ((int32_t)(orphans[n].req.seq - taken) < 0)
+			orphans[n].attempts++;
+		n++;
+	}
 	memset(w->inflight, 0, sizeof(w->inflight));
 	w->ninflight = 0;
 	qsort(orphans, (size_t)n, sizeof(orphans[0]), cmp_seq);
@@ -379,12 +390,13 @@ void pool_on_exit(struct pool *p, int id)
 	w->st = W_DEAD;
 	atomic_store(&sw->state, WS_EMPTY);
 	atomic_store(&sw->pid, 0);
-	ring_reset(&sw->req);
-	ring_reset(&sw->cmp);
 	p->deaths++;
 
-	/* In the order the kernel sent them, to the others. */
+	/* In the order the kernel sent them, to the others (before the ring is reset:
+	 * its tail tells which ones it had taken). */
 	take_back(p, w);
+	ring_reset(&sw->req);
+	ring_reset(&sw->cmp);
 
 	if (was_ready)
 		w->fail_streak = 0;
