@@ -45,6 +45,8 @@
 #define PENDING_FALLBACK_NS (5ULL * 1000000000ULL)
 /* A ready worker wakes at least once a second; silent this long, it is hung. */
 #define HEARTBEAT_LIMIT_NS (5ULL * 1000000000ULL)
+/* A worker past the deadline but running (starved, not stuck) gets this long to recover. */
+#define SLOW_LIMIT_NS (5ULL * 1000000000ULL)
 #define PENDING_MAX       65536
 
 static int pidfd_open(pid_t pid)
@@ -137,6 +139,7 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 	w->gen = gen;
 	w->st = W_STARTING;
 	w->killed = false;
+	w->slow_since = 0;
 	w->stop_sent = false;
 	if (binary != w->binary)
 		snprintf(w->binary, sizeof(w->binary), "%s", binary);
@@ -210,7 +213,8 @@ static struct worker *pick(struct pool *p)
 		struct worker *w = &p->w[i];
 		unsigned score;
 
-		if (w->st != W_READY || w->killed || w->ninflight >= SHM_RING_SLOTS - 1)
+		if (w->st != W_READY || w->killed || w->slow_since ||
+		    w->ninflight >= SHM_RING_SLOTS - 1)
 			continue;
 		/* An idle worker elsewhere beats a busy one here; ours wins a tie. */
 		score = w->ninflight * 2 + ((int)atomic_load_explicit(&p->m->shm.workers[i].cpu,
@@ -452,7 +456,7 @@ void pool_on_wake(struct pool *p)
 }
 
 /* What a stuck worker is doing, for the log line: its state and kernel wait channel. */
-static const char *worker_where(pid_t pid, char *buf, size_t size)
+static const char *worker_where(pid_t pid, char *buf, size_t size, char *state_out)
 {
 	char path[64], wchan[64] = "?", stat[512];
 	char state = '?', *rp;
@@ -477,12 +481,13 @@ static const char *worker_where(pid_t pid, char *buf, size_t size)
 			state = rp[2];
 	}
 	snprintf(buf, size, "state %c, waiting in %s", state, wchan[0] ? wchan : "-");
+	*state_out = state;
 	return buf;
 }
 
 bool pool_tick(struct pool *p)
 {
-	char where[128];
+	char where[128], state;
 	uint64_t now = now_ns();
 	uint64_t timeout = (uint64_t)p->m->cli->request_timeout_ms * 1000000ULL;
 	bool busy = false, any_ready = false;
@@ -500,21 +505,44 @@ bool pool_tick(struct pool *p)
 				struct job *j = &w->inflight[s];
 
 				/* A load sample visits many cgroups: it gets a longer bound. */
-				if (!j->used || w->killed ||
+				if (!j->used || w->killed || w->slow_since ||
 				    now - j->pushed_ns <
 				        (j->req.op == LX_OP_READ ? timeout : 10 * timeout))
 					continue;
-				w->killed = true;
-				log_msg(
-				    "worker %d (pid %d, %s) did not answer request %llu in %u ms: "
-				    "replacing it",
-				    w->id, w->pid, worker_where(w->pid, where, sizeof(where)),
-				    (unsigned long long)j->req.unique,
-				    p->m->cli->request_timeout_ms);
-				kill(w->pid, SIGKILL);
-				/* Its readers need not wait for it to die (a D state can last). */
+				worker_where(w->pid, where, sizeof(where), &state);
+				/* Its readers need not wait for it, stuck or starved: the others answer. */
 				take_back(p, w);
+				if (state == 'R') {
+					/* Running but starved of CPU: killing it would not help. */
+					w->slow_since = now;
+					log_msg("worker %d (pid %d, %s) did not answer request %llu in "
+						"%u ms: its requests go to the others",
+						w->id, w->pid, where, (unsigned long long)j->req.unique,
+						p->m->cli->request_timeout_ms);
+					break;
+				}
+				w->killed = true;
+				log_msg("worker %d (pid %d, %s) did not answer request %llu in %u ms: "
+					"replacing it",
+					w->id, w->pid, where, (unsigned long long)j->req.unique,
+					p->m->cli->request_timeout_ms);
+				kill(w->pid, SIGKILL);
 				break;
+			}
+			if (w->slow_since && !w->killed) {
+				uint64_t beat = atomic_load_explicit(&slot_of(p, w)->heartbeat_ns,
+								     memory_order_relaxed);
+
+				if (beat > w->slow_since) {
+					w->slow_since = 0; /* it got the CPU back: it may serve again */
+				} else if (now - w->slow_since > SLOW_LIMIT_NS) {
+					w->killed = true;
+					log_msg("worker %d (pid %d) made no progress in %llu ms: "
+						"replacing it",
+						w->id, w->pid,
+						(unsigned long long)(SLOW_LIMIT_NS / 1000000ULL));
+					kill(w->pid, SIGKILL);
+				}
 			}
 			/* Idle and silent (stopped, or stuck outside a request): replace it too. */
 			if (!w->killed && w->ninflight == 0 &&
@@ -523,7 +551,7 @@ bool pool_tick(struct pool *p)
 				    HEARTBEAT_LIMIT_NS) {
 				w->killed = true;
 				log_msg("worker %d (pid %d, %s) silent for 5 s: replacing it", w->id,
-					w->pid, worker_where(w->pid, where, sizeof(where)));
+					w->pid, worker_where(w->pid, where, sizeof(where), &state));
 				kill(w->pid, SIGKILL);
 			}
 			if (w->st == W_DRAINING && w->ninflight == 0 && !w->stop_sent) {

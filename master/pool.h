@@ -35,6 +35,7 @@ struct worker {
 	uint64_t restarts;
 	bool in_target;     /* counts toward the configured pool size */
 	bool killed;        /* SIGKILL sent: waiting for its pidfd */
+	uint64_t slow_since; /* past a deadline while running: out of dispatch since */
 	bool stop_sent;     /* draining and idle: SIGTERM sent */
 	int last_status;    /* wait status of its last exit, -1 if none */
 	char last_exit[64]; /* why the last one in this slot ended */

@@ -379,24 +379,52 @@ uint32_t snap_count(const struct shm *s, enum snap_table_id t)
 	return atomic_load_explicit(&s->hdr->snap_entries[t], memory_order_relaxed);
 }
 
-/* Whether the page holding p was ever touched: a dump must not fault in every page. */
-static bool page_resident(const void *p)
-{
-	uintptr_t page = (uintptr_t)p & ~(uintptr_t)4095;
-	unsigned char v = 0;
+/*
+ * Which pages of a table were ever touched, in one mincore() call: a scan must
+ * neither fault in the whole table nor pay a system call per slot. NULL (and
+ * the scan treats every page as touched) if the map cannot be had.
+ */
+struct resident {
+	unsigned char *vec;
+	const unsigned char *base;
+	size_t npages;
+};
 
-	return mincore((void *)page, 4096, &v) == 0 && (v & 1);
+static void resident_map(const struct shm *s, enum snap_table_id t, struct resident *r)
+{
+	const struct snap_table_desc *d = &s->tables[t];
+	size_t bytes = (size_t)d->nbuckets * SNAP_WAYS * d->slot_size;
+
+	r->base = (const unsigned char *)s->base + d->off; /* page-aligned: see region.c */
+	r->npages = (bytes + 4095) / 4096;
+	r->vec = malloc(r->npages ? r->npages : 1);
+	if (r->vec && mincore((void *)r->base, bytes, r->vec) < 0) {
+		free(r->vec);
+		r->vec = NULL;
+	}
+}
+
+static bool slot_resident(const struct resident *r, const struct snap_slot *sl, size_t size)
+{
+	size_t first = (size_t)((const unsigned char *)sl - r->base) / 4096;
+	size_t last = (size_t)((const unsigned char *)sl + size - 1 - r->base) / 4096;
+
+	if (!r->vec)
+		return true;
+	return last < r->npages && (r->vec[first] & 1) && (r->vec[last] & 1);
 }
 
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
                void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg)
 {
 	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS;
+	struct resident r;
 
+	resident_map(s, t, &r);
 	for (uint32_t i = 0; i < total; i++) {
 		struct snap_slot *sl = slot_at(s, t, i);
 
-		if (!page_resident(sl) || !page_resident(sl->label + sizeof(sl->label) - 1))
+		if (!slot_resident(&r, sl, sizeof(*sl)))
 			continue;
 		for (int tries = 0; tries < SNAP_READ_TRIES; tries++) {
 			uint32_t s1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
@@ -420,6 +448,7 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 			break;
 		}
 	}
+	free(r.vec);
 }
 
 unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap_who *who,
@@ -429,9 +458,11 @@ unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap
 	static const struct snap_key none;
 	unsigned char value[4096];
 	unsigned visited = 0;
+	struct resident res;
 
 	if (vsize > sizeof(value))
 		return 0;
+	resident_map(s, t, &res);
 	for (uint32_t i = 0; i < total; i++) {
 		struct snap_slot *sl = slot_at(s, t, i);
 		struct snap_key key;
@@ -439,7 +470,7 @@ unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap
 		size_t len;
 		int r;
 
-		if (!page_resident(sl) || (!sl->key.h1 && !sl->key.h2))
+		if (!slot_resident(&res, sl, sizeof(*sl)) || (!sl->key.h1 && !sl->key.h2))
 			continue;
 		if (!lease_take(s, sl, who))
 			continue;
@@ -464,6 +495,7 @@ unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap
 		}
 		lease_drop(sl);
 	}
+	free(res.vec);
 	return visited;
 }
 
