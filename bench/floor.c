@@ -2,8 +2,9 @@
  * floor: the FUSE floor.
  *
  * The smallest useful FUSE server: libfuse3 low-level API, one thread,
- * fuse_session_loop, exposing proc/meminfo (and any other flat /proc file
- * named with -F) from a buffer captured once at start. It renders nothing,
+ * fuse_session_loop, exposing proc/meminfo (and any other file named with
+ * -F, at the same path under the mount as on the host: proc/pressure/cpu,
+ * sys/devices/system/cpu/online) from a buffer captured once at start. It renders nothing,
  * reads no cgroup, resolves no reader: every READ is a memcpy into the reply.
  * Its read latency is therefore what any FUSE server pays for the kernel
  * round trip alone (request queueing, waking the server, the two copies,
@@ -16,10 +17,15 @@
  * timeouts are 0.5 s, so path lookups mostly hit the dentry cache like they
  * do for a long-running lxcfs.
  *
- * Usage: floor [-f] [-F NAME]... MOUNTPOINT
+ * Usage: floor [-f] [-F PATH]... MOUNTPOINT
  *   -f       accepted for symmetry with lxcfs; floor always runs in the
  *            foreground
- *   -F NAME  also serve /proc/NAME (a flat name, no '/'), captured at start
+ *   -F PATH  also serve PATH (relative, e.g. proc/stat, proc/pressure/io,
+ *            sys/devices/system/cpu/online) with the content of /PATH
+ *            captured at start; a bare NAME means proc/NAME
+ * Lookups scan a table of at most FLOOR_MAX_NODES entries: with the 0.5 s
+ * entry timeout they are rare next to reads, and cost nothing next to a
+ * FUSE round trip.
  * SIGTERM or SIGINT ends the loop and unmounts.
  */
 #define FUSE_USE_VERSION 35
@@ -38,31 +44,37 @@
 #include <unistd.h>
 
 #define FLOOR_TIMEOUT   0.5
-#define FLOOR_INO_ROOT  1
-#define FLOOR_INO_PROC  2
-#define FLOOR_INO_FILE  3 /* first file; file i has inode FLOOR_INO_FILE + i */
-#define FLOOR_MAX_FILES 32
+#define FLOOR_MAX_NODES 64 /* the root, directories and files together */
 
-struct floor_file {
-	const char *name;
-	char *data;
+/*
+ * The served tree: node i has inode i + 1, node 0 is the root. Built once in
+ * main() before the session starts, read-only afterwards.
+ */
+struct floor_node {
+	char *name;        /* one path component; "" for the root */
+	fuse_ino_t parent; /* inode of the directory holding it */
+	int is_dir;
+	char *data; /* a file's content, captured at start */
 	size_t len;
 };
 
-static struct floor_file floor_files[FLOOR_MAX_FILES];
-static size_t floor_nfiles;
+static struct floor_node floor_nodes[FLOOR_MAX_NODES];
+static size_t floor_nnodes = 1; /* the root */
 static time_t floor_start;
 
-/* Read /proc/NAME whole. /proc files report st_size 0, so grow as we go. */
-static int floor_capture(struct floor_file *f, const char *name)
+static struct floor_node *floor_node(fuse_ino_t ino)
 {
-	char path[PATH_MAX];
+	return ino >= 1 && ino <= floor_nnodes ? &floor_nodes[ino - 1] : NULL;
+}
+
+/* Read the file at PATH whole. /proc files report st_size 0, so grow as we go. */
+static int floor_capture(struct floor_node *f, const char *path)
+{
 	size_t cap = 4096, len = 0;
 	char *buf, *nbuf;
 	ssize_t n;
 	int fd, err;
 
-	snprintf(path, sizeof(path), "/proc/%s", name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -93,7 +105,6 @@ static int floor_capture(struct floor_file *f, const char *name)
 		len += n;
 	}
 	close(fd);
-	f->name = name;
 	f->data = buf;
 	f->len = len;
 	return 0;
@@ -105,41 +116,111 @@ out_close:
 	return err;
 }
 
+/* The child of directory PARENT named NAME (NAME_LEN bytes), or 0. */
+static fuse_ino_t floor_child(fuse_ino_t parent, const char *name, size_t name_len)
+{
+	size_t i;
+
+	for (i = 1; i < floor_nnodes; i++)
+		if (floor_nodes[i].parent == parent && strlen(floor_nodes[i].name) == name_len &&
+		    memcmp(floor_nodes[i].name, name, name_len) == 0)
+			return i + 1;
+	return 0;
+}
+
+static fuse_ino_t floor_new_node(fuse_ino_t parent, const char *name, size_t name_len, int is_dir)
+{
+	struct floor_node *n;
+
+	if (floor_nnodes == FLOOR_MAX_NODES)
+		return 0;
+	n = &floor_nodes[floor_nnodes];
+	n->name = strndup(name, name_len);
+	if (!n->name)
+		return 0;
+	n->parent = parent;
+	n->is_dir = is_dir;
+	return ++floor_nnodes;
+}
+
+/*
+ * Serve REL (relative to the mount, e.g. "proc/pressure/cpu") with the
+ * content of /REL captured now, creating its directories. A bare name
+ * ("meminfo") means proc/NAME. Serving a path twice is a no-op. Returns 0 or
+ * -errno (-EINVAL for a malformed path, -ENOSPC past FLOOR_MAX_NODES).
+ */
+static int floor_add(const char *rel)
+{
+	char path[PATH_MAX];
+	const char *p, *slash;
+	fuse_ino_t dir = 1, ino;
+	struct floor_node *n;
+	size_t len;
+	int err;
+
+	if (!strchr(rel, '/'))
+		snprintf(path, sizeof(path), "proc/%s", rel);
+	else if (snprintf(path, sizeof(path), "%s", rel) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	for (p = path;; p = slash + 1) {
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return -EINVAL;
+		ino = floor_child(dir, p, len);
+		if (!slash)
+			break;
+		if (!ino)
+			ino = floor_new_node(dir, p, len, 1);
+		if (!ino)
+			return -ENOSPC;
+		if (!floor_node(ino)->is_dir)
+			return -ENOTDIR;
+		dir = ino;
+	}
+	if (ino)
+		return floor_node(ino)->is_dir ? -EISDIR : 0;
+	ino = floor_new_node(dir, p, len, 0);
+	if (!ino)
+		return -ENOSPC;
+	n = floor_node(ino);
+	memmove(path + 1, path, strlen(path) + 1);
+	path[0] = '/';
+	err = floor_capture(n, path);
+	if (err) {
+		free(n->name);
+		floor_nnodes--;
+	}
+	return err;
+}
+
 static int floor_stat(fuse_ino_t ino, struct stat *st)
 {
+	const struct floor_node *n = floor_node(ino);
+
+	if (!n)
+		return -ENOENT;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_atime = st->st_mtime = st->st_ctime = floor_start;
-	if (ino == FLOOR_INO_ROOT || ino == FLOOR_INO_PROC) {
+	if (n->is_dir || ino == 1) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;
-		return 0;
-	}
-	if (ino >= FLOOR_INO_FILE && ino < FLOOR_INO_FILE + floor_nfiles) {
+	} else {
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
-		st->st_size = floor_files[ino - FLOOR_INO_FILE].len;
-		return 0;
+		st->st_size = n->len;
 	}
-	return -ENOENT;
+	return 0;
 }
 
 static void floor_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	fuse_ino_t ino = 0;
-	size_t i;
+	fuse_ino_t ino;
 
-	if (parent == FLOOR_INO_ROOT && strcmp(name, "proc") == 0) {
-		ino = FLOOR_INO_PROC;
-	} else if (parent == FLOOR_INO_PROC) {
-		for (i = 0; i < floor_nfiles; i++) {
-			if (strcmp(name, floor_files[i].name) == 0) {
-				ino = FLOOR_INO_FILE + i;
-				break;
-			}
-		}
-	}
+	ino = floor_child(parent, name, strlen(name));
 	if (!ino) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -185,25 +266,22 @@ static void floor_dirent(fuse_req_t req, char *buf, size_t size, size_t *len, co
 static void floor_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                           struct fuse_file_info *fi)
 {
+	const struct floor_node *n = floor_node(ino);
 	char buf[4096];
 	size_t len = 0, i;
 
 	(void)fi;
-	if (ino != FLOOR_INO_ROOT && ino != FLOOR_INO_PROC) {
-		fuse_reply_err(req, ENOTDIR);
+	if (!n || !(n->is_dir || ino == 1)) {
+		fuse_reply_err(req, n ? ENOTDIR : ENOENT);
 		return;
 	}
 	floor_dirent(req, buf, sizeof(buf), &len, ".", ino);
-	floor_dirent(req, buf, sizeof(buf), &len, "..", FLOOR_INO_ROOT);
-	if (ino == FLOOR_INO_ROOT) {
-		floor_dirent(req, buf, sizeof(buf), &len, "proc", FLOOR_INO_PROC);
-	} else {
-		for (i = 0; i < floor_nfiles; i++)
-			floor_dirent(req, buf, sizeof(buf), &len, floor_files[i].name,
-			             FLOOR_INO_FILE + i);
-	}
+	floor_dirent(req, buf, sizeof(buf), &len, "..", ino == 1 ? 1 : n->parent);
+	for (i = 1; i < floor_nnodes; i++)
+		if (floor_nodes[i].parent == ino)
+			floor_dirent(req, buf, sizeof(buf), &len, floor_nodes[i].name, i + 1);
 	if (len > sizeof(buf))
-		len = sizeof(buf); /* FLOOR_MAX_FILES short names fit; never hit */
+		len = sizeof(buf); /* FLOOR_MAX_NODES short names fit; never hit */
 
 	if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
@@ -213,8 +291,10 @@ static void floor_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 
 static void floor_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (ino == FLOOR_INO_ROOT || ino == FLOOR_INO_PROC) {
-		fuse_reply_err(req, EISDIR);
+	const struct floor_node *n = floor_node(ino);
+
+	if (!n || n->is_dir || ino == 1) {
+		fuse_reply_err(req, n ? EISDIR : ENOENT);
 		return;
 	}
 	if ((fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -232,14 +312,13 @@ static void floor_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void floor_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi)
 {
-	const struct floor_file *f;
+	const struct floor_node *f = floor_node(ino);
 
 	(void)fi;
-	if (ino < FLOOR_INO_FILE || ino >= FLOOR_INO_FILE + floor_nfiles) {
+	if (!f || f->is_dir || ino == 1) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	f = &floor_files[ino - FLOOR_INO_FILE];
 	if (off < 0 || (size_t)off >= f->len)
 		fuse_reply_buf(req, NULL, 0);
 	else
@@ -256,7 +335,7 @@ static const struct fuse_lowlevel_ops floor_ops = {
 
 static void floor_usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-f] [-F NAME]... MOUNTPOINT\n", prog);
+	fprintf(stderr, "usage: %s [-f] [-F PATH]... MOUNTPOINT\n", prog);
 	exit(2);
 }
 
@@ -268,28 +347,18 @@ int main(int argc, char **argv)
 	int opt, err, ret = 1;
 	size_t i;
 
+	floor_nodes[0].name = "";
+	floor_nodes[0].is_dir = 1;
 	while ((opt = getopt(argc, argv, "fF:h")) != -1) {
 		switch (opt) {
 		case 'f':
 			break;
 		case 'F':
-			if (strchr(optarg, '/') || floor_nfiles + 1 >= FLOOR_MAX_FILES) {
-				fprintf(stderr, "floor: -F %s: flat /proc names only, at most %d\n",
-				        optarg, FLOOR_MAX_FILES - 1);
-				return 2;
-			}
-			for (i = 0; i < floor_nfiles; i++)
-				if (strcmp(optarg, floor_files[i].name) == 0)
-					break;
-			if (i < floor_nfiles)
-				break;
-			err = floor_capture(&floor_files[floor_nfiles], optarg);
+			err = floor_add(optarg);
 			if (err) {
-				fprintf(stderr, "floor: capture /proc/%s: %s\n", optarg,
-				        strerror(-err));
+				fprintf(stderr, "floor: -F %s: %s\n", optarg, strerror(-err));
 				return 1;
 			}
-			floor_nfiles++;
 			break;
 		default:
 			floor_usage(argv[0]);
@@ -300,16 +369,10 @@ int main(int argc, char **argv)
 	mountpoint = argv[optind];
 
 	/* meminfo is always served: it is what the bench compares first. */
-	for (i = 0; i < floor_nfiles; i++)
-		if (strcmp(floor_files[i].name, "meminfo") == 0)
-			break;
-	if (i == floor_nfiles) {
-		err = floor_capture(&floor_files[floor_nfiles], "meminfo");
-		if (err) {
-			fprintf(stderr, "floor: capture /proc/meminfo: %s\n", strerror(-err));
-			return 1;
-		}
-		floor_nfiles++;
+	err = floor_add("proc/meminfo");
+	if (err) {
+		fprintf(stderr, "floor: capture /proc/meminfo: %s\n", strerror(-err));
+		return 1;
 	}
 	floor_start = time(NULL);
 
@@ -344,7 +407,9 @@ out_session:
 	fuse_session_destroy(se);
 out_args:
 	fuse_opt_free_args(&args);
-	for (i = 0; i < floor_nfiles; i++)
-		free(floor_files[i].data);
+	for (i = 1; i < floor_nnodes; i++) {
+		free(floor_nodes[i].name);
+		free(floor_nodes[i].data);
+	}
 	return ret;
 }

@@ -11,9 +11,9 @@
  * Processes, not threads, so that each reader is a separate pid as seen by
  * the FUSE server, like separate container processes are.
  *
- * Latencies go into a log-linear histogram per reader (128 sub-buckets per
- * power of two: under 0.8 % error, fixed size, no allocation on the read
- * path) in a shared anonymous mapping; the parent merges them when the
+ * Latencies go into a log-linear histogram per reader (hist.h: under 0.8 %
+ * error, fixed size, no allocation on the read path) in a shared anonymous
+ * mapping; the parent merges them when the
  * readers are done. A read that fails is an error; a first read that returns
  * nothing or does not start with --expect-prefix is "bad". Neither is timed.
  *
@@ -39,10 +39,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/hist.h"
+
 #define RL_BUF_SIZE    (64 * 1024)
-#define RL_SUB_BITS    7
-#define RL_SUB         (1u << RL_SUB_BITS)
-#define RL_BUCKETS     ((64 - RL_SUB_BITS + 1) * RL_SUB)
 #define RL_GRACE_S     5
 #define RL_MAX_READERS 1024
 
@@ -59,7 +58,7 @@ struct rl_slot {
 	uint64_t bad;
 	uint64_t max_ns;
 	uint64_t end_ns; /* when this reader stopped */
-	uint64_t hist[RL_BUCKETS];
+	uint64_t hist[HIST_BUCKETS];
 };
 
 struct rl_shared {
@@ -76,40 +75,6 @@ static size_t rl_prefix_len;
 static const char *rl_file;
 
 static volatile sig_atomic_t rl_alarm;
-
-static uint64_t rl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + ts.tv_nsec;
-}
-
-/* Values below RL_SUB are exact; above, keep the top RL_SUB_BITS + 1 bits. */
-static unsigned int rl_bucket(uint64_t v)
-{
-	unsigned int msb, shift;
-
-	if (v < RL_SUB)
-		return v;
-	msb = 63 - __builtin_clzll(v);
-	shift = msb - RL_SUB_BITS;
-	return (shift + 1) * RL_SUB + ((v >> shift) - RL_SUB);
-}
-
-/* The middle of a bucket's range, the value we report for it. */
-static uint64_t rl_bucket_value(unsigned int idx)
-{
-	unsigned int group, shift;
-	uint64_t low;
-
-	if (idx < RL_SUB)
-		return idx;
-	group = idx / RL_SUB;
-	shift = group - 1;
-	low = (uint64_t)(idx % RL_SUB + RL_SUB) << shift;
-	return low + ((1ull << shift) >> 1);
-}
 
 static bool rl_check(const char *buf, ssize_t n)
 {
@@ -205,11 +170,11 @@ static void rl_reader(struct rl_shared *sh, unsigned int id, int gate)
 	close(gate);
 	deadline = sh->start_ns + (uint64_t)(rl_seconds * 1e9);
 
-	t1 = rl_now();
+	t1 = hist_now_ns();
 	while (t1 < deadline) {
 		t0 = t1;
 		ret = rl_mode == RL_OPEN ? rl_op_open(buf) : rl_op_pread(&fd, buf);
-		t1 = rl_now();
+		t1 = hist_now_ns();
 		if (ret == -1) {
 			s->errors++;
 			continue;
@@ -219,7 +184,7 @@ static void rl_reader(struct rl_shared *sh, unsigned int id, int gate)
 			continue;
 		}
 		d = t1 - t0;
-		s->hist[rl_bucket(d)]++;
+		s->hist[hist_bucket(d)]++;
 		if (d > s->max_ns)
 			s->max_ns = d;
 		s->ops++;
@@ -232,25 +197,6 @@ static void rl_on_alarm(int sig)
 {
 	(void)sig;
 	rl_alarm = 1;
-}
-
-/* Smallest value v with at least q of all samples <= v. */
-static double rl_quantile_us(const uint64_t *hist, uint64_t total, double q)
-{
-	uint64_t want, seen = 0;
-	unsigned int i;
-
-	if (!total)
-		return 0.0;
-	want = (uint64_t)(q * total); /* rounded up below: nearest-rank */
-	if ((double)want < q * total || want < 1)
-		want++;
-	for (i = 0; i < RL_BUCKETS; i++) {
-		seen += hist[i];
-		if (seen >= want)
-			return rl_bucket_value(i) / 1000.0;
-	}
-	return 0.0;
 }
 
 /* Forget a reaped reader; one that could not even start says why on stderr. */
@@ -346,7 +292,7 @@ int main(int argc, char **argv)
 
 	size = sizeof(*sh) + rl_readers * sizeof(struct rl_slot);
 	sh = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	hist = calloc(RL_BUCKETS, sizeof(*hist));
+	hist = calloc(HIST_BUCKETS, sizeof(*hist));
 	pids = calloc(rl_readers, sizeof(*pids));
 	if (sh == MAP_FAILED || !hist || !pids) {
 		perror("readlat: allocate");
@@ -373,7 +319,7 @@ int main(int argc, char **argv)
 		running++;
 	}
 	close(gate[0]);
-	sh->start_ns = rl_now();
+	sh->start_ns = hist_now_ns();
 	close(gate[1]);
 
 	/* Block in waitpid (no polling wake-ups to disturb the readers); the
@@ -417,17 +363,18 @@ int main(int argc, char **argv)
 			max_ns = s->max_ns;
 		if (s->end_ns > end_ns)
 			end_ns = s->end_ns;
-		for (b = 0; b < RL_BUCKETS; b++)
+		for (b = 0; b < HIST_BUCKETS; b++)
 			hist[b] += s->hist[b];
 	}
 	if (hung || end_ns < sh->start_ns)
-		end_ns = rl_now();
+		end_ns = hist_now_ns();
 	elapsed = (end_ns - sh->start_ns) / 1e9;
 
 	printf("ops=%llu errors=%llu bad=%llu hung=%u p50_us=%.1f p90_us=%.1f p99_us=%.1f "
 	       "max_us=%.1f ops_per_s=%.0f\n",
 	       (unsigned long long)ops, (unsigned long long)errors, (unsigned long long)bad, hung,
-	       rl_quantile_us(hist, ops, 0.50), rl_quantile_us(hist, ops, 0.90),
-	       rl_quantile_us(hist, ops, 0.99), max_ns / 1000.0, elapsed > 0 ? ops / elapsed : 0.0);
+	       hist_quantile_us(hist, ops, 0.50), hist_quantile_us(hist, ops, 0.90),
+	       hist_quantile_us(hist, ops, 0.99), max_ns / 1000.0,
+	       elapsed > 0 ? ops / elapsed : 0.0);
 	return ops ? 0 : 1;
 }
