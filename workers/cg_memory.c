@@ -311,3 +311,54 @@ int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory 
 	close(dirfd);
 	return ret;
 }
+
+static const struct cg_mem_files *mem_files(int version)
+{
+	return version == 1 ? &cg_v1_files : version == 2 ? &cg_v2_files : NULL;
+}
+
+int cg_read_memory_here(int root_fd, int version, const char *path, struct cg_memory *out)
+{
+	const struct cg_mem_files *f = mem_files(version);
+	struct cg_memory m = {0};
+	struct limits_walk lim = {.f = f, .m = &m};
+	int dirfd, ret;
+
+	if (root_fd < 0 || !path || path[0] != '/' || !out || !f)
+		return -EINVAL;
+	m.version = version;
+	m.limit = CG_UNLIMITED;
+	m.swap_limit = CG_UNLIMITED;
+	dirfd = cg_open(root_fd, path);
+	if (dirfd < 0)
+		return dirfd;
+	ret = cg_level_limits(dirfd, version, &lim);
+	if (ret == 0)
+		ret = cg_read_leaf(dirfd, f, &m);
+	if (ret == 0)
+		*out = m;
+	close(dirfd);
+	return ret;
+}
+
+int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *limit,
+			  uint64_t *swap_limit)
+{
+	const struct cg_mem_files *f = mem_files(version);
+	struct cg_memory m = {.limit = CG_UNLIMITED, .swap_limit = CG_UNLIMITED};
+	struct limits_walk lim = {.f = f, .m = &m};
+	int dirfd, ret;
+
+	if (root_fd < 0 || !path || path[0] != '/' || !f)
+		return -EINVAL;
+	dirfd = cg_open(root_fd, path);
+	if (dirfd < 0)
+		return dirfd;
+	ret = cg_level_limits(dirfd, version, &lim);
+	close(dirfd);
+	if (ret < 0)
+		return ret;
+	*limit = m.limit;
+	*swap_limit = m.swap_limit;
+	return 0;
+}

@@ -76,6 +76,17 @@ int cg_path_parse(const char *text, size_t len, const struct cg_hier *h, enum cg
 int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory *out);
 
 /*
+ * As cg_read_memory, but the limits are the cgroup's own only: the caller
+ * takes the minimum with its ancestors' (which siblings share, so the
+ * snapshot keeps them once). Returns 0 or -errno as cg_read_memory.
+ */
+int cg_read_memory_here(int root_fd, int version, const char *path, struct cg_memory *out);
+
+/* The cgroup's own memory and swap limits (CG_UNLIMITED where none). 0 or -errno. */
+int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *limit,
+			  uint64_t *swap_limit);
+
+/*
  * Parse a memory.stat text into out (keys per cg_memory's comments). Unknown
  * keys are ignored; malformed lines give -EINVAL and leave out untouched.
  */

@@ -117,23 +117,114 @@ int worker_reader_cgroup(struct worker_ctx *w, pid_t pid, int c, char *out, size
 	return 0;
 }
 
+/* The minimum limits over a cgroup and its ancestors, as kept per cgroup. */
+struct mem_limits {
+	uint64_t limit;
+	uint64_t swap_limit;
+};
+
+static int snap_limits(struct worker_ctx *w, const char *path, struct mem_limits *out);
+
+/* path's parent ("/a/b" -> "/a", "/a" -> "/"), or false for the root. */
+static bool parent_of(const char *path, char *out, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	if (!slash || strcmp(path, "/") == 0)
+		return false;
+	len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= size)
+		return false;
+	memcpy(out, path, len);
+	out[len] = '\0';
+	return true;
+}
+
+struct limits_fill {
+	struct worker_ctx *w;
+	const char *path;
+};
+
+static int fill_limits(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct limits_fill *f = ctx;
+	const struct cg_hier *h = &f->w->layout.ctrl[CG_MEMORY];
+	struct mem_limits l, up;
+	char parent[PATH_MAX];
+	int err;
+
+	if (size < sizeof(l))
+		return -ENOSPC;
+	err = cg_read_memory_limits(f->w->root_fd[CG_MEMORY], h->version, f->path, &l.limit,
+				    &l.swap_limit);
+	if (err < 0)
+		return err;
+	/* Up one level: shared by every sibling, read once per bound for all of them. */
+	if (parent_of(f->path, parent, sizeof(parent))) {
+		err = snap_limits(f->w, parent, &up);
+		if (err < 0)
+			return err;
+		l.limit = up.limit < l.limit ? up.limit : l.limit;
+		l.swap_limit = up.swap_limit < l.swap_limit ? up.swap_limit : l.swap_limit;
+	}
+	memcpy(value, &l, sizeof(l));
+	*len = sizeof(l);
+	return 0;
+}
+
+static void mem_key(const struct worker_ctx *w, const char *kind, const char *path,
+		    struct snap_key *key)
+{
+	char buf[PATH_MAX + 16];
+	int n = snprintf(buf, sizeof(buf), "%s:%d:%s", kind, w->layout.ctrl[CG_MEMORY].version,
+			 path);
+
+	snap_hash(buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : strlen(buf), key);
+}
+
+static int snap_limits(struct worker_ctx *w, const char *path, struct mem_limits *out)
+{
+	char label[64];
+	struct snap_key key;
+	size_t len = 0;
+	int err;
+
+	mem_key(w, "limits", path, &key);
+	snap_label(label, sizeof(label), "limits", path);
+	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_limits,
+		       &(struct limits_fill){w, path}, out, sizeof(*out), &len, &w->who);
+	if (err < 0)
+		return err;
+	return len == sizeof(*out) ? 0 : -EIO;
+}
+
 struct mem_fill {
-	int root_fd;
-	int version;
+	struct worker_ctx *w;
 	const char *path;
 };
 
 static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct mem_fill *f = ctx;
+	const struct cg_hier *h = &f->w->layout.ctrl[CG_MEMORY];
+	char parent[PATH_MAX];
+	struct mem_limits up;
 	struct cg_memory m;
 	int err;
 
-	err = cg_read_memory(f->root_fd, f->version, f->path, &m);
-	if (err < 0)
-		return err;
 	if (size < sizeof(m))
 		return -ENOSPC;
+	err = cg_read_memory_here(f->w->root_fd[CG_MEMORY], h->version, f->path, &m);
+	if (err < 0)
+		return err;
+	if (parent_of(f->path, parent, sizeof(parent))) {
+		err = snap_limits(f->w, parent, &up);
+		if (err < 0)
+			return err;
+		m.limit = up.limit < m.limit ? up.limit : m.limit;
+		m.swap_limit = up.swap_limit < m.swap_limit ? up.swap_limit : m.swap_limit;
+	}
 	memcpy(value, &m, sizeof(m));
 	*len = sizeof(m);
 	return 0;
@@ -141,18 +232,15 @@ static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
 
 int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
 {
-	const struct cg_hier *h = &w->layout.ctrl[CG_MEMORY];
-	struct mem_fill f = {w->root_fd[CG_MEMORY], h->version, path};
 	char label[64];
 	struct snap_key key;
 	size_t len = 0;
 	int err;
 
-	snap_hash(path, strlen(path), &key);
-	key.h2 ^= (uint64_t)h->version; /* the same path in two hierarchies is two cgroups */
+	mem_key(w, "memory", path, &key);
 	snap_label(label, sizeof(label), "memory", path);
-	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_memory, &f, out,
-	               sizeof(*out), &len, &w->who);
+	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_memory,
+		       &(struct mem_fill){w, path}, out, sizeof(*out), &len, &w->who);
 	if (err < 0)
 		return err;
 	return len == sizeof(*out) ? 0 : -EIO;
