@@ -168,12 +168,13 @@ static void workers_records(struct master *m, struct conn *c)
 		ctl_escape(w->last_exit[0] ? w->last_exit : "-", lexit, sizeof(lexit));
 		out_add(c,
 		        "worker id=%d pid=%d state=%s cpu=%d served=%llu errors=%llu "
-		        "inflight=%u queued=%u restarts=%llu last_exit=%s version=%s\n",
+		        "inflight=%u queued=%u restarts=%llu beat_ms=%lld last_exit=%s version=%s\n",
 		        i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st), atomic_load(&sw->cpu),
 		        (unsigned long long)atomic_load(&sw->served),
 		        (unsigned long long)atomic_load(&sw->errors), w->ninflight,
 		        ring_count(&sw->req, SHM_RING_SLOTS), (unsigned long long)w->restarts,
-		        lexit, wver);
+		        (long long)(now_ns() - atomic_load(&sw->heartbeat_ns)) / 1000000LL, lexit,
+		        wver);
 	}
 }
 

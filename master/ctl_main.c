@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,10 +151,8 @@ static char *roundtrip(int fd, const char *cmd)
 	if (!buf)
 		return NULL;
 	n = snprintf(req, sizeof(req), "%s %s\n", CTL_PROTO_REQ, cmd);
-	if (write(fd, req, (size_t)n) != n) {
-		free(buf);
-		return NULL;
-	}
+	/* Even if the write fails, a refusal may be waiting to be read. */
+	(void)!write(fd, req, (size_t)n);
 	for (;;) {
 		ssize_t r;
 
@@ -371,6 +370,8 @@ int main(int argc, char **argv)
 	bool json = false;
 	int opt, fd, nargs;
 
+	/* A daemon that refuses us closes at once: its reason is still there to read. */
+	signal(SIGPIPE, SIG_IGN);
 	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
@@ -449,9 +450,14 @@ int main(int argc, char **argv)
 		socket_path = path;
 	}
 	fd = connect_socket(socket_path);
+	if (fd == -EACCES || fd == -EPERM) {
+		fprintf(stderr, "lxcfs-ctl: %s: permission denied: the control socket is root's\n",
+			socket_path);
+		return 1;
+	}
 	if (fd < 0) {
 		fprintf(stderr, "lxcfs-ctl: no lxcfs answers on %s: %s\n", socket_path,
-		        strerror(-fd));
+			strerror(-fd));
 		return EXIT_NO_DAEMON;
 	}
 	if (cmd->streams) {

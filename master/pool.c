@@ -395,6 +395,8 @@ void pool_on_exit(struct pool *p, int id)
 	atomic_store(&sw->state, WS_EMPTY);
 	atomic_store(&sw->pid, 0);
 	p->deaths++;
+	/* It may have died holding chunks it had not published yet. */
+	p->gc_wanted = true;
 
 	/* In the order the kernel sent them, to the others (before the ring is reset:
 	 * its tail tells which ones it had taken). */
@@ -410,6 +412,39 @@ void pool_on_exit(struct pool *p, int id)
 	w->respawn_at_ns = now_ns() + (was_ready ? 0 : backoff_ns(w->fail_streak));
 	if (w->in_target && was_ready && !p->m->stopping)
 		pool_spawn(p, w, p->binary);
+}
+
+/*
+ * No worker can be touching content chunks: none holds a request, and none
+ * that lost its requests (killed, starved) may still be working on one.
+ */
+static bool quiescent(const struct pool *p)
+{
+	if (p->pending_head != p->pending_tail)
+		return false;
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		const struct worker *w = &p->w[i];
+
+		if (w->st == W_DEAD)
+			continue;
+		if (w->ninflight || w->killed || w->slow_since)
+			return false;
+	}
+	return true;
+}
+
+/* How long ago t was; a t after our clock reading (set since by us) is 0 ago. */
+static inline uint64_t age(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
+/* The worker's last sign of life: its heartbeat, or its start if it has none yet. */
+static uint64_t last_beat(struct pool *p, struct worker *w)
+{
+	uint64_t beat = atomic_load_explicit(&slot_of(p, w)->heartbeat_ns, memory_order_relaxed);
+
+	return beat > w->started_ns ? beat : w->started_ns;
 }
 
 /*
@@ -488,6 +523,7 @@ static const char *worker_where(pid_t pid, char *buf, size_t size, char *state_o
 bool pool_tick(struct pool *p)
 {
 	char where[128], state;
+	uint64_t beat, unique;
 	uint64_t now = now_ns();
 	uint64_t timeout = (uint64_t)p->m->cli->request_timeout_ms * 1000000ULL;
 	bool busy = false, any_ready = false;
@@ -506,9 +542,10 @@ bool pool_tick(struct pool *p)
 
 				/* A load sample visits many cgroups: it gets a longer bound. */
 				if (!j->used || w->killed || w->slow_since ||
-				    now - j->pushed_ns <
+				    age(now, j->pushed_ns) <
 				        (j->req.op == LX_OP_READ ? timeout : 10 * timeout))
 					continue;
+				unique = j->req.unique; /* j is gone after take_back */
 				worker_where(w->pid, where, sizeof(where), &state);
 				/* Its readers need not wait for it, stuck or starved: the others answer. */
 				take_back(p, w);
@@ -517,25 +554,24 @@ bool pool_tick(struct pool *p)
 					w->slow_since = now;
 					log_msg("worker %d (pid %d, %s) did not answer request %llu in "
 						"%u ms: its requests go to the others",
-						w->id, w->pid, where, (unsigned long long)j->req.unique,
+						w->id, w->pid, where, (unsigned long long)unique,
 						p->m->cli->request_timeout_ms);
 					break;
 				}
 				w->killed = true;
 				log_msg("worker %d (pid %d, %s) did not answer request %llu in %u ms: "
 					"replacing it",
-					w->id, w->pid, where, (unsigned long long)j->req.unique,
+					w->id, w->pid, where, (unsigned long long)unique,
 					p->m->cli->request_timeout_ms);
 				kill(w->pid, SIGKILL);
 				break;
 			}
 			if (w->slow_since && !w->killed) {
-				uint64_t beat = atomic_load_explicit(&slot_of(p, w)->heartbeat_ns,
-								     memory_order_relaxed);
+				beat = last_beat(p, w);
 
 				if (beat > w->slow_since) {
 					w->slow_since = 0; /* it got the CPU back: it may serve again */
-				} else if (now - w->slow_since > SLOW_LIMIT_NS) {
+				} else if (age(now, w->slow_since) > SLOW_LIMIT_NS) {
 					w->killed = true;
 					log_msg("worker %d (pid %d) made no progress in %llu ms: "
 						"replacing it",
@@ -545,10 +581,8 @@ bool pool_tick(struct pool *p)
 				}
 			}
 			/* Idle and silent (stopped, or stuck outside a request): replace it too. */
-			if (!w->killed && w->ninflight == 0 &&
-			    now - atomic_load_explicit(&slot_of(p, w)->heartbeat_ns,
-						       memory_order_relaxed) >
-				    HEARTBEAT_LIMIT_NS) {
+			beat = last_beat(p, w);
+			if (!w->killed && w->ninflight == 0 && age(now, beat) > HEARTBEAT_LIMIT_NS) {
 				w->killed = true;
 				log_msg("worker %d (pid %d, %s) silent for 5 s: replacing it", w->id,
 					w->pid, worker_where(w->pid, where, sizeof(where), &state));
@@ -563,7 +597,7 @@ bool pool_tick(struct pool *p)
 			break;
 		case W_STARTING:
 			busy = true;
-			if (now - w->started_ns > START_DEADLINE_NS && !w->killed) {
+			if (age(now, w->started_ns) > START_DEADLINE_NS && !w->killed) {
 				w->killed = true;
 				log_msg("worker %d (pid %d) not ready after 5 s: killing it", w->id,
 				        w->pid);
@@ -585,12 +619,19 @@ bool pool_tick(struct pool *p)
 		p->m->stopping = true;
 		p->m->exit_code = 1;
 	}
+	if (p->gc_wanted && quiescent(p)) {
+		unsigned n = content_collect(&p->m->shm);
+
+		p->gc_wanted = false;
+		if (n)
+			log_msg("recovered %u content chunks left by dead workers", n);
+	}
 	flush_pending(p);
 	/* Nobody to serve them: answer with host content rather than leave readers hanging. */
 	while (!any_ready && p->pending_head != p->pending_tail) {
 		struct job *j = &p->pending[p->pending_head % p->pending_cap];
 
-		if (now - j->req.t_dispatch_ns < PENDING_FALLBACK_NS)
+		if (age(now, j->req.t_dispatch_ns) < PENDING_FALLBACK_NS)
 			break;
 		fuse_fallback_read(p->m, &j->req, "no worker is ready");
 		p->pending_head++;

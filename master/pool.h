@@ -72,6 +72,7 @@ struct pool {
 	uint64_t deaths;
 	char binary[4096]; /* the worker binary new workers start from */
 	bool ever_ready;   /* some worker has been ready since start */
+	bool gc_wanted;    /* a worker died: recover its chunks once all are idle */
 	struct pool_op op;
 };
 

@@ -220,3 +220,56 @@ void handle_release(struct shm *s, uint64_t fh)
 		content_free(s, LOW(cur));
 	handle_free[handle_nfree++] = (uint32_t)fh;
 }
+
+/* Mark the chunks of one chain; false if it does not check out (then nothing is trusted). */
+static bool mark_chain(const struct shm *s, uint32_t c, unsigned char *seen)
+{
+	for (uint32_t n = 0; c != 0; n++) {
+		if (c > s->nchunks || n >= s->nchunks || seen[c - 1])
+			return false;
+		seen[c - 1] = 1;
+		c = atomic_load_explicit(&s->chunk_meta[c - 1].next, memory_order_relaxed);
+	}
+	return true;
+}
+
+unsigned content_collect(struct shm *s)
+{
+	unsigned char *seen = calloc(s->nchunks, 1);
+	uint32_t in_use = 0;
+	unsigned freed = 0;
+
+	if (!seen)
+		return 0;
+	/* A cycle or a bad index means a corrupt region: better to leak than to double-free. */
+	if (!mark_chain(s, LOW(atomic_load(&s->hdr->chunk_free)), seen))
+		goto out;
+	for (uint32_t i = 0; i < s->nhandles; i++) {
+		uint32_t head = LOW(atomic_load(&s->handles[i].state));
+
+		if (head && !mark_chain(s, head, seen))
+			goto out;
+	}
+	for (uint32_t i = 0; i < s->nchunks; i++) {
+		if (seen[i])
+			continue;
+		atomic_store_explicit(&s->chunk_meta[i].next, 0, memory_order_relaxed);
+		/* content_free counts it out of chunks_in_use: count it in first. */
+		atomic_fetch_add_explicit(&s->hdr->chunks_in_use, 1, memory_order_relaxed);
+		content_free(s, i + 1);
+		freed++;
+	}
+	/* Recount from what is published: the count is approximate under concurrency. */
+	for (uint32_t i = 0; i < s->nhandles; i++) {
+		uint32_t c = LOW(atomic_load(&s->handles[i].state));
+
+		for (uint32_t n = 0; c && c <= s->nchunks && n < s->nchunks; n++) {
+			in_use++;
+			c = atomic_load_explicit(&s->chunk_meta[c - 1].next, memory_order_relaxed);
+		}
+	}
+	atomic_store(&s->hdr->chunks_in_use, in_use);
+out:
+	free(seen);
+	return freed;
+}

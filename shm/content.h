@@ -50,6 +50,15 @@ int content_get(const struct shm *s, uint64_t fh, uint32_t *chain, uint32_t *len
 int content_iov(const struct shm *s, uint32_t chain, uint32_t len, uint64_t off, uint32_t size,
                 struct iovec *iov, int maxiov, size_t *bytes);
 
+/*
+ * Master, while no worker holds a request (so none is filling or replacing a
+ * chain): give back every chunk that is neither free nor published for an
+ * open handle. A worker killed between taking chunks and publishing them, or
+ * between replacing a chain and reporting it, leaks those; this is where they
+ * return. Returns the number of chunks recovered.
+ */
+unsigned content_collect(struct shm *s);
+
 /* Master: a handle for a new open, or -ENFILE. Its id encodes the generation. */
 int64_t handle_open(struct shm *s);
 

@@ -260,7 +260,9 @@ static bool key_elsewhere(const struct shm *s, enum snap_table_id t, uint32_t ba
 		uint64_t filled;
 		size_t len;
 
-		if (sl != skip && slot_read(s, t, sl, key, NULL, 0, &len, &filled) != 0)
+		/* Only a slot that reads as the key counts: one mid-write (perhaps
+		 * left so by a dead writer) must not keep an insert from ever happening. */
+		if (sl != skip && slot_read(s, t, sl, key, NULL, 0, &len, &filled) == 1)
 			return true;
 	}
 	return false;
@@ -345,6 +347,8 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 			}
 			if (!found && key_elsewhere(s, t, base, key, sl)) {
 				lease_drop(sl);
+				if (mono_ns() > deadline)
+					return fill_live(fill, ctx, out, size, len, who);
 				continue;
 			}
 			return refresh(s, t, sl, key, label, fill, ctx, out, size, len, who);
@@ -530,6 +534,8 @@ int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key,
 		if (sl && lease_take(s, sl, who)) {
 			if (!found && key_elsewhere(s, t, base, key, sl)) {
 				lease_drop(sl);
+				if (mono_ns() > deadline)
+					return -EBUSY;
 				continue;
 			}
 			len = 0;

@@ -75,14 +75,22 @@ int file_stat(struct worker_ctx *w, pid_t pid)
 	uint32_t lines = floor_lines(w);
 	size_t need = (size_t)lines * ST_NFIELDS * sizeof(uint64_t), len = 0;
 	int c = w->layout.ctrl[CG_CPUACCT].present ? CG_CPUACCT : CG_CPU;
-	char path[PATH_MAX], label[64];
+	char path[PATH_MAX], cpus[PATH_MAX], keytext[2 * PATH_MAX + 2], label[64];
 	struct snap_key key;
 	int err;
 
 	if (atomic_load(&w->shm.hdr->config.virt_off) ||
 	    worker_reader_cgroup(w, pid, c, path, sizeof(path)) < 0)
 		return file_stat_floor(w, pid, NULL);
-	snap_hash(path, strlen(path), &key);
+	/*
+	 * The lines shown depend on the CPUs the reader sees as much as on its
+	 * usage cgroup: two containers sharing a cpuacct cgroup with other
+	 * cpusets must not share a floor.
+	 */
+	if (worker_reader_cgroup(w, pid, CG_CPUSET, cpus, sizeof(cpus)) < 0)
+		cpus[0] = '\0';
+	snprintf(keytext, sizeof(keytext), "%s|%s", path, cpus);
+	snap_hash(keytext, strlen(keytext), &key);
 	snap_label(label, sizeof(label), "stat", path);
 	err = snap_get(&w->shm, SNAP_STAT, &key, label, UINT64_MAX, fill_zero, &need, compact,
 	               sizeof(compact), &len, &w->who);

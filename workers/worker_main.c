@@ -159,6 +159,7 @@ int main(int argc, char **argv)
 	/* No SA_RESTART: the signal must break the futex wait. */
 	sigaction(SIGTERM, &(struct sigaction){.sa_handler = on_term}, NULL);
 	snprintf(w->sw->version, sizeof(w->sw->version), "%s %s", LXCFS_VERSION, LXCFS_BUILD_ID);
+	heartbeat(w); /* before READY: the master may look at once */
 	atomic_store(&w->sw->state, WS_READY);
 	wake_master();
 	log_debug("ready (pid %d)", getpid());

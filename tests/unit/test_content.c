@@ -115,6 +115,37 @@ static void test_corrupt(struct shm *s)
 	CHECK_EQ_U64(atomic_load(&s->hdr->chunks_in_use), 0);
 }
 
+/* What a worker killed mid-request leaves: chunks taken, never published. */
+static void test_collect(struct shm *s)
+{
+	static char block[SHM_CHUNK_SIZE * 3], all[SHM_CHUNK_SIZE * 64];
+	uint32_t leaked, kept, old;
+	int64_t fh = handle_open(s);
+	struct iovec iov[8];
+	size_t bytes;
+
+	memset(block, 'k', sizeof(block));
+	CHECK(fh >= 0);
+	CHECK_EQ_U64(content_store(s, block, sizeof(block), &kept), 0);
+	CHECK_EQ_U64(content_publish(s, (uint64_t)fh, kept, &old), 0);
+	CHECK_EQ_U64(content_store(s, block, sizeof(block), &leaked), 0);
+	CHECK_EQ_U64(content_store(s, "x", 1, &leaked), 0);
+	CHECK_EQ_U64(atomic_load(&s->hdr->chunks_in_use), 7);
+
+	CHECK_EQ_U64(content_collect(s), 4);
+	CHECK_EQ_U64(atomic_load(&s->hdr->chunks_in_use), 3);
+	/* The published chain is untouched and still reads whole. */
+	CHECK(content_iov(s, kept, sizeof(block), 0, sizeof(block), iov, 8, &bytes) == 3);
+	CHECK_EQ_U64(bytes, sizeof(block));
+	CHECK(((char *)iov[2].iov_base)[0] == 'k');
+	/* Nothing left to recover; every chunk usable again. */
+	CHECK_EQ_U64(content_collect(s), 0);
+	handle_release(s, (uint64_t)fh);
+	CHECK_EQ_U64(atomic_load(&s->hdr->chunks_in_use), 0);
+	CHECK_EQ_U64(content_store(s, all, sizeof(all), &kept), 0);
+	content_free(s, kept);
+}
+
 static void test_attach(struct shm *s)
 {
 	struct shm w;
@@ -149,6 +180,7 @@ int main(void)
 
 	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 64, 64, 64, 4096, 4}), 0);
 	test_full(&s);
+	test_collect(&s);
 	test_corrupt(&s);
 	test_attach(&s);
 	shm_detach(&s);
