@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Zero-downtime operations: every worker is replaced while sixteen readers read.
+#
+# Two containers (256 MiB on CPU 0; 384 MiB on every CPU), eight readers in
+# each over meminfo, cpuinfo, stat and uptime, every read checked whole and
+# the container's own (tests/tools/filecheck):
+#   upgrade  lxcfs-ctl upgrade --worker-binary <a build of version 9.9.9-test>
+#            exits 0 having printed, for each worker, its replacement ready
+#            and itself stopped; no failed, short or wrong read, none kept
+#            waiting past the request deadline + 100 ms; afterwards every
+#            worker reports 9.9.9-test (lxcfs-ctl --json workers), none of the
+#            old pids is left.
+#   SIGUSR1  the worker binary on disk replaced (renamed over, as a package
+#            manager does) by version 9.9.10-test, then SIGUSR1 to the master:
+#            a rolling restart from it, logged per worker; every worker
+#            replaced and reporting 9.9.10-test, restarts and worker deaths
+#            counted, no failed read.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_load.sh"
+
+[ "$LXCFS_IMPL" = upstream ] && skip "upstream lxcfs has no lxcfs-ctl upgrade"
+
+WORKERS=4
+
+# The new versions, built once: 9.9.9-test, then 9.9.10-test from the same
+# objects with only the file that carries the version recompiled.
+v2=$(build_worker "$TEST_TMP/b2" VERSION=9.9.9-test)
+cp -a "$TEST_TMP/b2" "$TEST_TMP/b3"
+rm -f "$TEST_TMP/b3/obj/workers/worker_main.o" "$TEST_TMP/b3/lxcfs-worker"
+v3=$(build_worker "$TEST_TMP/b3" VERSION=9.9.10-test)
+
+start_lxcfs --workers "$WORKERS"
+two_containers
+
+# workers_field FIELD: that field of every worker, sorted, space-separated.
+workers_field()
+{
+	ctl_json workers "sorted(str(w['$1']) for w in ws)" | tr '\n' ' '
+}
+
+versions_are()
+{
+	[ "$(ctl_json workers "sum(w['version'].startswith('$1 ') for w in ws)")" = "$WORKERS" ] &&
+		pool_is "$WORKERS"
+}
+
+none_of()
+{
+	local p
+	for p in $1; do
+		case " $(workers_field pid) " in *" $p "*) return 1 ;; esac
+	done
+}
+
+some_served()
+{
+	[ "$(ctl_json stats 'sum(f["requests"] for f in d["file"])')" -gt "$1" ]
+}
+
+# --- upgrade ------------------------------------------------------------------
+
+old_pids=$(workers_field pid)
+log "upgrade: before: pids $old_pids, versions $(ctl_json workers 'sorted(set(w["version"] for w in ws))')"
+served=$(ctl_json stats 'sum(f["requests"] for f in d["file"])')
+readers_start ct1 8
+readers_start ct2 8
+wait_for 10 some_served $((served + 1000)) || fail "the readers do not get going"
+t0=${EPOCHREALTIME/./}
+timeout 60 "$LXCFS_BUILD/lxcfs-ctl" --runtime-dir "$RUNDIR" upgrade --worker-binary "$v2" \
+	>"$TEST_TMP/upgrade.out" 2>"$TEST_TMP/upgrade.err"
+rc=$?
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+sed 's/^/# lxcfs-ctl upgrade: /' "$TEST_TMP/upgrade.out" "$TEST_TMP/upgrade.err" >&2
+log "upgrade: lxcfs-ctl exited $rc after $ms ms"
+# The readers go on a while with the new workers.
+served=$(ctl_json stats 'sum(f["requests"] for f in d["file"])')
+wait_for 10 some_served $((served + 1000)) || fail "upgrade: reads stopped after the upgrade"
+readers_collect "upgrade"
+[ $rc = 0 ] || fail "lxcfs-ctl upgrade exited $rc: $(cat "$TEST_TMP/upgrade.err")"
+n=$(grep -c "ready: 9\.9\.9-test" "$TEST_TMP/upgrade.out")
+[ "$n" = "$WORKERS" ] || fail "upgrade: $n progress lines name a ready 9.9.9-test worker, expected $WORKERS"
+n=$(grep -c "worker [0-9]* stopped" "$TEST_TMP/upgrade.out")
+[ "$n" = "$WORKERS" ] || fail "upgrade: $n progress lines say an old worker stopped, expected $WORKERS"
+grep -q "replaced $WORKERS workers" "$TEST_TMP/upgrade.out" ||
+	fail "upgrade: no final 'replaced $WORKERS workers' line"
+wait_for 10 versions_are 9.9.9-test ||
+	fail "upgrade: workers after it: $(ctl_json workers '["%s %s %s" % (w["pid"], w["state"], w["version"]) for w in ws]' | tr '\n' ';')"
+none_of "$old_pids" || fail "upgrade: old worker pids left: before $old_pids, now $(workers_field pid)"
+log "upgrade: after: pids $(workers_field pid), versions $(ctl_json workers 'sorted(set(w["version"] for w in ws))')"
+
+# --- SIGUSR1: a rolling restart from the binary on disk ------------------------
+
+cp "$v3" "$v2.new" && mv -f "$v2.new" "$v2" || fail "cannot replace $v2"
+old_pids=$(workers_field pid)
+restarts0=$(ctl_json workers 'sum(w["restarts"] for w in ws)')
+deaths0=$(ctl_json status 'd["master"]["worker_deaths"]')
+log_lines=$(wc -l <"$LXCFS_LOG")
+served=$(ctl_json stats 'sum(f["requests"] for f in d["file"])')
+readers_start ct1 8
+readers_start ct2 8
+wait_for 10 some_served $((served + 1000)) || fail "the readers do not get going"
+t0=${EPOCHREALTIME/./}
+kill -USR1 "$LXCFS_PID"
+wait_for 30 eval 'versions_are 9.9.10-test && none_of "$old_pids"' ||
+	fail "SIGUSR1: 30 s later: $(ctl_json workers '["%s %s %s" % (w["pid"], w["state"], w["version"]) for w in ws]' | tr '\n' ';')"
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+served=$(ctl_json stats 'sum(f["requests"] for f in d["file"])')
+wait_for 10 some_served $((served + 1000)) || fail "SIGUSR1: reads stopped after the restart"
+readers_collect "SIGUSR1"
+tail -n +$((log_lines + 1)) "$LXCFS_LOG" | grep -v "killed by signal" | sed 's/^/# daemon: /' >&2
+n=$(tail -n +$((log_lines + 1)) "$LXCFS_LOG" | grep -c "ready: 9\.9\.10-test")
+[ "$n" = "$WORKERS" ] || fail "SIGUSR1: the log names $n ready 9.9.10-test workers, expected $WORKERS"
+restarts1=$(ctl_json workers 'sum(w["restarts"] for w in ws)')
+deaths1=$(ctl_json status 'd["master"]["worker_deaths"]')
+took=$(tail -n +$((log_lines + 1)) "$LXCFS_LOG" | sed -n "s/.*replaced $WORKERS workers in \([0-9]*\) ms.*/\1/p" | tail -1)
+log "SIGUSR1: every worker replaced (the daemon says in ${took:-?} ms; seen by lxcfs-ctl polls after $ms ms): pids $(workers_field pid); restarts $restarts0 -> $restarts1, worker deaths $deaths0 -> $deaths1"
+[ "$restarts1" -gt "$restarts0" ] || fail "SIGUSR1: the workers' restarts did not advance ($restarts0 -> $restarts1)"
+[ "$deaths1" -ge $((deaths0 + WORKERS)) ] ||
+	fail "SIGUSR1: worker deaths $deaths0 -> $deaths1, expected $WORKERS more"
+
+check_sanitizer_log
+destroy_container ct1
+destroy_container ct2
+stop_lxcfs
+pass
