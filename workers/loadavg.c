@@ -129,6 +129,12 @@ struct sample_ctx {
 	unsigned sampled, dropped;
 };
 
+/* How long before now t was; t after our reading of the clock (a reader since) is 0. */
+static uint64_t ago(uint64_t now, uint64_t t)
+{
+	return now > t ? now - t : 0;
+}
+
 static int sample_one(void *ctx, void *value, size_t len, uint64_t used_ns)
 {
 	struct sample_ctx *c = ctx;
@@ -138,11 +144,11 @@ static int sample_one(void *ctx, void *value, size_t len, uint64_t used_ns)
 	int version, root = load_root(c->w, &version), err;
 
 	(void)version; /* each entry keeps the version it was made with */
-	if (len != sizeof(*st) || c->now - used_ns > LOAD_IDLE_NS) {
+	if (len != sizeof(*st) || ago(c->now, used_ns) > LOAD_IDLE_NS) {
 		c->dropped++;
 		return SNAP_DROP;
 	}
-	if (c->now - st->sampled_ns < LOAD_PERIOD_NS - LOAD_PERIOD_NS / 10)
+	if (ago(c->now, st->sampled_ns) < LOAD_PERIOD_NS - LOAD_PERIOD_NS / 10)
 		return SNAP_KEEP;
 	st->path[IDENT_PATH_MAX] = '\0';
 	err = cg_count_tasks(root, st->version, st->path, &running, &total, &last);
@@ -152,7 +158,7 @@ static int sample_one(void *ctx, void *value, size_t len, uint64_t used_ns)
 	}
 	if (err < 0)
 		return SNAP_KEEP; /* try again next period */
-	periods = (unsigned)((c->now - st->sampled_ns) / (LOAD_PERIOD_NS - LOAD_PERIOD_NS / 10));
+	periods = (unsigned)(ago(c->now, st->sampled_ns) / (LOAD_PERIOD_NS - LOAD_PERIOD_NS / 10));
 	if (periods > LOAD_MAX_CATCHUP)
 		periods = LOAD_MAX_CATCHUP;
 	for (unsigned i = 0; i < (periods ? periods : 1); i++)
