@@ -468,12 +468,8 @@ int main(int argc, char **argv)
 
 		/* An operation may take a while between two progress lines. */
 		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
-		if (write(fd, line, (size_t)n) != n) {
-			fprintf(stderr, "lxcfs-ctl: write to %s: %s\n", socket_path,
-			        strerror(errno));
-			close(fd);
-			return EXIT_PROTOCOL;
-		}
+		/* Even if the write fails, a refusal may be waiting to be read. */
+		(void)!write(fd, line, (size_t)n);
 		/* The status line, byte by byte so that nothing after it is consumed. */
 		while (got < sizeof(first) - 1 && read(fd, first + got, 1) == 1 &&
 		       first[got] != '\n')
