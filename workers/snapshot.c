@@ -141,6 +141,27 @@ static bool parent_of(const char *path, char *out, size_t size)
 	return true;
 }
 
+/*
+ * Lower *limit and *swap_limit to those of path's ancestors, kept once for all
+ * their descendants in the snapshot. The root has no ancestor. 0 or -errno.
+ */
+static int min_with_ancestors(struct worker_ctx *w, const char *path, uint64_t *limit,
+			      uint64_t *swap_limit)
+{
+	char parent[PATH_MAX];
+	struct mem_limits up;
+	int err;
+
+	if (!parent_of(path, parent, sizeof(parent)))
+		return 0;
+	err = snap_limits(w, parent, &up);
+	if (err < 0)
+		return err;
+	*limit = up.limit < *limit ? up.limit : *limit;
+	*swap_limit = up.swap_limit < *swap_limit ? up.swap_limit : *swap_limit;
+	return 0;
+}
+
 struct limits_fill {
 	struct worker_ctx *w;
 	const char *path;
@@ -150,24 +171,18 @@ static int fill_limits(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct limits_fill *f = ctx;
 	const struct cg_hier *h = &f->w->layout.ctrl[CG_MEMORY];
-	struct mem_limits l, up;
-	char parent[PATH_MAX];
+	struct mem_limits l;
 	int err;
 
 	if (size < sizeof(l))
 		return -ENOSPC;
 	err = cg_read_memory_limits(f->w->root_fd[CG_MEMORY], h->version, f->path, &l.limit,
 				    &l.swap_limit);
+	/* Up one level: shared by every sibling, read once per bound for all of them. */
+	if (err == 0)
+		err = min_with_ancestors(f->w, f->path, &l.limit, &l.swap_limit);
 	if (err < 0)
 		return err;
-	/* Up one level: shared by every sibling, read once per bound for all of them. */
-	if (parent_of(f->path, parent, sizeof(parent))) {
-		err = snap_limits(f->w, parent, &up);
-		if (err < 0)
-			return err;
-		l.limit = up.limit < l.limit ? up.limit : l.limit;
-		l.swap_limit = up.swap_limit < l.swap_limit ? up.swap_limit : l.swap_limit;
-	}
 	memcpy(value, &l, sizeof(l));
 	*len = sizeof(l);
 	return 0;
@@ -208,23 +223,16 @@ static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct mem_fill *f = ctx;
 	const struct cg_hier *h = &f->w->layout.ctrl[CG_MEMORY];
-	char parent[PATH_MAX];
-	struct mem_limits up;
 	struct cg_memory m;
 	int err;
 
 	if (size < sizeof(m))
 		return -ENOSPC;
 	err = cg_read_memory_here(f->w->root_fd[CG_MEMORY], h->version, f->path, &m);
+	if (err == 0)
+		err = min_with_ancestors(f->w, f->path, &m.limit, &m.swap_limit);
 	if (err < 0)
 		return err;
-	if (parent_of(f->path, parent, sizeof(parent))) {
-		err = snap_limits(f->w, parent, &up);
-		if (err < 0)
-			return err;
-		m.limit = up.limit < m.limit ? up.limit : m.limit;
-		m.swap_limit = up.swap_limit < m.swap_limit ? up.swap_limit : m.swap_limit;
-	}
 	memcpy(value, &m, sizeof(m));
 	*len = sizeof(m);
 	return 0;
