@@ -27,6 +27,8 @@
 #   in_init NAME CMD          CMD run as a child of the container's init (in its cgroup)
 #   in_init_bg / init_wait / init_job_out   the same, in the background
 #   destroy_container NAME    kill its pid namespace, remove its cgroups
+#   ct_join_cgroups [--need] NAME CTRL...  cgroups in more v1 hierarchies (cpu, cpuacct, blkio)
+#   ct_bind_cpu_online NAME   bind lxcfs' sys/devices/system/cpu/online in the container
 #   readloop_bin              path of tests/tools/readloop for this build
 #   expect_eq, expect_near, meminfo_kb, fail, skip, differs_upstream, pass
 #
@@ -757,6 +759,45 @@ destroy_container()
 	unset "CT_INIT[$name]" "CT_UNSHARE[$name]" "CT_CGS[$name]"
 	log "container $name destroyed"
 }
+
+# ct_join_cgroups [--need] NAME CTRL...: give container NAME a cgroup of its own
+# in each v1 hierarchy CTRL too (below our base cgroup, removed with the
+# container), as runtimes do: make_container only makes memory and cpuset. A
+# hierarchy that is not mounted is skipped with a note, or fails the test with
+# --need. On v2 the container's one cgroup already has every controller.
+ct_join_cgroups()
+{
+	local need=0 name ctl dir init
+	if [ "$1" = --need ]; then
+		need=1
+		shift
+	fi
+	name=$1 init=${CT_INIT[$1]}
+	shift
+	[ "$CG_MODE" = v1 ] || return 0
+	for ctl in "$@"; do
+		if [ -z "$(cg_v1_mount "$ctl")" ]; then
+			[ "$need" = 1 ] && fail "no v1 hierarchy for $ctl"
+			log "no v1 hierarchy for $ctl: not joined"
+			continue
+		fi
+		cg_base "$ctl"
+		dir=$CG_DIR/$name
+		mkdir "$dir" || fail "mkdir $dir"
+		state_add cgroups "$dir"
+		CT_CGS[$name]+=" $dir"
+		echo "$init" >"$dir/cgroup.procs" || fail "container $name: cannot move init $init to $dir"
+	done
+}
+
+# ct_bind_cpu_online NAME: bind lxcfs' sys/devices/system/cpu/online over the
+# container's own (in its mount namespace: gone with the container).
+ct_bind_cpu_online()
+{
+	in_init "$1" mount --bind "$MNT/sys/devices/system/cpu/online" /sys/devices/system/cpu/online ||
+		fail "container $1: cannot bind $MNT/sys/devices/system/cpu/online"
+}
+
 
 # Path of the readloop tool: the build's, or compiled here when it has none.
 readloop_bin()

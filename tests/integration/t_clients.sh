@@ -18,34 +18,6 @@
 #   python3 os.cpu_count()     1 (the host has more)
 . "$(dirname "$0")/lib.sh"
 
-# ct_join_cgroups NAME CTRL...: give container NAME a cgroup of its own in
-# each v1 hierarchy CTRL too (below our base cgroup, removed with the
-# container), as runtimes do: make_container only makes memory and cpuset.
-# On v2 the container's one cgroup already has every controller.
-ct_join_cgroups()
-{
-	local name=$1 ctl dir init=${CT_INIT[$1]}
-	shift
-	[ "$CG_MODE" = v1 ] || return 0
-	for ctl in "$@"; do
-		[ -n "$(cg_v1_mount "$ctl")" ] || { log "no v1 hierarchy for $ctl: not joined"; continue; }
-		cg_base "$ctl"
-		dir=$CG_DIR/$name
-		mkdir "$dir" || fail "mkdir $dir"
-		state_add cgroups "$dir"
-		CT_CGS[$name]+=" $dir"
-		echo "$init" >"$dir/cgroup.procs" || fail "container $name: cannot move init $init to $dir"
-	done
-}
-
-# ct_bind_cpu_online NAME: bind lxcfs' sys/devices/system/cpu/online over the
-# container's own (in its mount namespace: gone with the container).
-ct_bind_cpu_online()
-{
-	in_init "$1" mount --bind "$MNT/sys/devices/system/cpu/online" /sys/devices/system/cpu/online ||
-		fail "container $1: cannot bind $MNT/sys/devices/system/cpu/online"
-}
-
 # Run a client in container ct1, entered (setns) or as a child of its init.
 client()
 {

@@ -30,26 +30,6 @@ WORKERS=${COUNTERS_WORKERS:-4}
 # Every how many kills of phase 1 all workers die at once (0: never).
 ALL_EVERY=${COUNTERS_KILL_ALL_EVERY:-4}
 
-# ct_join_cgroups NAME CTRL...: give container NAME a cgroup of its own in
-# each v1 hierarchy CTRL too (below our base cgroup, removed with the
-# container), as runtimes do: make_container only makes memory and cpuset.
-# On v2 the container's one cgroup already has every controller.
-ct_join_cgroups()
-{
-	local name=$1 ctl dir init=${CT_INIT[$1]}
-	shift
-	[ "$CG_MODE" = v1 ] || return 0
-	for ctl in "$@"; do
-		[ -n "$(cg_v1_mount "$ctl")" ] || fail "no v1 hierarchy for $ctl"
-		cg_base "$ctl"
-		dir=$CG_DIR/$name
-		mkdir "$dir" || fail "mkdir $dir"
-		state_add cgroups "$dir"
-		CT_CGS[$name]+=" $dir"
-		echo "$init" >"$dir/cgroup.procs" || fail "container $name: cannot move init $init to $dir"
-	done
-}
-
 # kill_workers one|ready|all: SIGKILL one random ready worker, every ready
 # worker (as lxcfs-ctl status reports them: killing workers still starting
 # only slows the pool down with a restart backoff), or every worker process;
@@ -78,7 +58,7 @@ start_lxcfs -l --workers $WORKERS
 
 # --- 1. /proc/stat never goes backwards, worker deaths included.
 make_container ct1 mem=256M cpus=0 files=stat
-ct_join_cgroups ct1 cpu cpuacct
+ct_join_cgroups --need ct1 cpu cpuacct
 busy=$(in_init_bg ct1 bash -c 'while [ ! -e "$1" ]; do :; done' _ "$TEST_TMP/busy1.stop")
 
 cat >"$TEST_TMP/statmono.py" <<'EOF'
@@ -181,7 +161,7 @@ wait_for 10 pool_full || fail "pool has $(lxcfs_worker_pids | wc -l) workers, co
 
 # --- 2. loadavg: the kernel's formula, and state kept across worker deaths.
 make_container ct2 mem=256M cpus=1 files=loadavg
-ct_join_cgroups ct2 cpu cpuacct
+ct_join_cgroups --need ct2 cpu cpuacct
 busy=$(in_init_bg ct2 bash -c 'while [ ! -e "$1" ]; do :; done' _ "$TEST_TMP/busy2.stop")
 # The busy loop runs (its bash has exec'd) before the averages start.
 wait_for 10 eval '[ "$(in_container ct2 ps -e -o stat=,args= | grep -c "^R.*while")" = 1 ]' ||

@@ -25,26 +25,6 @@
 #     its own blkio cgroup counted.
 . "$(dirname "$0")/lib.sh"
 
-# ct_join_cgroups NAME CTRL...: give container NAME a cgroup of its own in
-# each v1 hierarchy CTRL too (below our base cgroup, removed with the
-# container), as runtimes do: make_container only makes memory and cpuset.
-# On v2 the container's one cgroup already has every controller.
-ct_join_cgroups()
-{
-	local name=$1 ctl dir init=${CT_INIT[$1]}
-	shift
-	[ "$CG_MODE" = v1 ] || return 0
-	for ctl in "$@"; do
-		[ -n "$(cg_v1_mount "$ctl")" ] || fail "no v1 hierarchy for $ctl"
-		cg_base "$ctl"
-		dir=$CG_DIR/$name
-		mkdir "$dir" || fail "mkdir $dir"
-		state_add cgroups "$dir"
-		CT_CGS[$name]+=" $dir"
-		echo "$init" >"$dir/cgroup.procs" || fail "container $name: cannot move init $init to $dir"
-	done
-}
-
 # ct_cgroup NAME CTRL: the container's cgroup folder for CTRL.
 ct_cgroup()
 {
@@ -55,12 +35,6 @@ ct_cgroup()
 		case $cg in "${m%% *}"/*) echo "$cg"; return 0 ;; esac
 	done
 	fail "container $1 has no $2 cgroup"
-}
-
-ct_bind_cpu_online()
-{
-	in_init "$1" mount --bind "$MNT/sys/devices/system/cpu/online" /sys/devices/system/cpu/online ||
-		fail "container $1: cannot bind $MNT/sys/devices/system/cpu/online"
 }
 
 # host_apicid CPU: the apicid line of host CPU N ("" when cpuinfo has none).
@@ -88,8 +62,8 @@ start_lxcfs -l
 files=meminfo,cpuinfo,stat,uptime,loadavg,diskstats
 make_container ctA mem=300M cpus=0 files=$files
 make_container ctB mem=128M cpus=1 files=$files
-ct_join_cgroups ctA cpu cpuacct blkio
-ct_join_cgroups ctB cpu cpuacct blkio
+ct_join_cgroups --need ctA cpu cpuacct blkio
+ct_join_cgroups --need ctB cpu cpuacct blkio
 ct_bind_cpu_online ctA
 ct_bind_cpu_online ctB
 
