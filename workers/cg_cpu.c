@@ -197,12 +197,12 @@ static int cgc_cfs_level(int dirfd, int version, void *arg)
 
 int cg_read_cfs(int root_fd, int version, const char *path, unsigned *cpus)
 {
-	unsigned depth, n = 0;
+	unsigned n = 0;
 	int fd;
 
 	if (!cpus || (version != 1 && version != 2))
 		return -EINVAL;
-	fd = cg_walk(root_fd, path, version, cgc_cfs_level, &n, &depth);
+	fd = cg_walk(root_fd, path, version, cgc_cfs_level, &n, NULL);
 	if (fd < 0)
 		return fd;
 	close(fd);
@@ -316,7 +316,6 @@ int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacc
 {
 	char buf[CGC_VALUE_BUF];
 	struct fbuf b = {0};
-	unsigned depth;
 	ssize_t n;
 	int fd, ret;
 
@@ -324,7 +323,7 @@ int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacc
 		return -EINVAL;
 	if (version != 1)
 		return -EOPNOTSUPP;
-	fd = cg_walk(root_fd, path, version, NULL, NULL, &depth);
+	fd = cg_open(root_fd, path);
 	if (fd < 0)
 		return fd;
 
@@ -384,7 +383,6 @@ int cg_parse_cpu_stat(const char *text, size_t len, struct cg_cpu_stat *out)
 int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cpu_stat *out)
 {
 	struct fbuf b = {0};
-	unsigned depth;
 	ssize_t n;
 	int fd, ret;
 
@@ -392,7 +390,7 @@ int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cp
 		return -EINVAL;
 	if (version != 2)
 		return -EOPNOTSUPP;
-	fd = cg_walk(root_fd, path, version, NULL, NULL, &depth);
+	fd = cg_open(root_fd, path);
 	if (fd < 0)
 		return fd;
 	n = procfs_read(fd, "cpu.stat", &b);
