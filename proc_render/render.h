@@ -60,6 +60,14 @@ struct cg_memory {
 	uint64_t swap_usage;
 	bool has_swappiness;
 	uint64_t swappiness; /* memory.swappiness (v1) */
+
+	/*
+	 * v1 memory.stat's hierarchical_memory_limit / hierarchical_memsw_limit
+	 * were seen: the kernel's own minimum over the cgroup and its ancestors,
+	 * taken into limit / swap_limit. Only the cgroup reader looks at these.
+	 */
+	bool hier_limit;
+	bool hier_swap_limit;
 };
 
 /* Switches from the command line that shape the output. */

@@ -128,6 +128,26 @@ static bool cg_key_is(const char *key, size_t klen, const char *prefix, const ch
 	       memcmp(key + plen, name, nlen) == 0;
 }
 
+/*
+ * The limit on line "key value" of an already validated memory.stat text, v1
+ * "unlimited" mapped as in the limit files. 0, or -ENOENT without the line.
+ */
+static int cg_stat_limit(const char *text, size_t len, const char *key, uint64_t *out)
+{
+	size_t klen = strlen(key);
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+
+		if ((size_t)(le - p) > klen + 1 && memcmp(p, key, klen) == 0 && p[klen] == ' ')
+			return cg_parse_limit(p + klen + 1, (size_t)(le - p) - klen - 1, out);
+		p = le + 1;
+	}
+	return -ENOENT;
+}
+
 int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_memory *out)
 {
 	/* 0: not seen, 1: v1 local key, 2: v1 total_* key or v2 key. */
@@ -179,6 +199,13 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
 	}
 
 	m = *out;
+	if (version == 1) {
+		/* Absent before swap accounting or on old kernels: then read per level. */
+		if (cg_stat_limit(text, len, "hierarchical_memory_limit", &m.limit) == 0)
+			m.hier_limit = true;
+		if (cg_stat_limit(text, len, "hierarchical_memsw_limit", &m.swap_limit) == 0)
+			m.hier_swap_limit = true;
+	}
 	for (int i = 0; i < CG_STAT_NKEYS; i++)
 		*(uint64_t *)((char *)&m + cg_stat_keys[i].off) = val[i];
 	m.has_slab = prio[CG_STAT_SLAB] || prio[CG_STAT_SLAB_RECL] || prio[CG_STAT_SLAB_UNRECL];
@@ -332,13 +359,19 @@ int cg_read_memory_here(int root_fd, int version, const char *path, struct cg_me
 	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
-	ret = cg_level_limits(dirfd, version, &lim);
-	if (ret == 0)
-		ret = cg_read_leaf(dirfd, f, &m);
+	ret = cg_read_leaf(dirfd, f, &m);
+	/* Without the kernel's hierarchical figures, this level's limit files. */
+	if (ret == 0 && !cg_memory_limits_final(&m))
+		ret = cg_level_limits(dirfd, version, &lim);
 	if (ret == 0)
 		*out = m;
 	close(dirfd);
 	return ret;
+}
+
+bool cg_memory_limits_final(const struct cg_memory *m)
+{
+	return m->hier_limit && (m->hier_swap_limit || !m->swap_accounting);
 }
 
 int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *limit,

@@ -82,6 +82,13 @@ int cg_read_memory(int root_fd, int version, const char *path, struct cg_memory 
  */
 int cg_read_memory_here(int root_fd, int version, const char *path, struct cg_memory *out);
 
+/*
+ * Whether out's limits from cg_read_memory_here already cover the ancestors:
+ * v1 memory.stat carries the kernel's hierarchical minimum, so a v1 refresh
+ * reads neither the limit files nor anything above the cgroup.
+ */
+bool cg_memory_limits_final(const struct cg_memory *m);
+
 /* The cgroup's own memory and swap limits (CG_UNLIMITED where none). 0 or -errno. */
 int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *limit,
 			  uint64_t *swap_limit);

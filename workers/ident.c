@@ -81,30 +81,28 @@ static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 	struct proc_key now;
 	char path[32], text[16384];
 	ssize_t n;
-	int pfd, fd, err;
+	int fd, err;
 
 	if (size < sizeof(*p))
 		return -ENOSPC;
-	snprintf(path, sizeof(path), "/proc/%d", f->init->pid);
-	pfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	/* Through this fd we read the very process the key names, or nothing. */
-	err = proc_key_of(pfd, "", f->init->pid, &now);
-	if (err == 0 && (now.ino != f->init->ino || now.ctime_ns != f->init->ctime_ns))
-		err = -ESRCH;
-	if (err < 0) {
-		close(pfd);
-		return err;
-	}
-	fd = openat(pfd, "cgroup", O_RDONLY | O_CLOEXEC);
-	close(pfd);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", f->init->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	n = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	if (n <= 0)
 		return n < 0 ? -errno : -ESRCH; /* an exiting task reads empty */
+	/*
+	 * The key was seen before the open: if it still names the pid after the
+	 * read, that process held the pid throughout and the text is its own.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d", f->init->pid);
+	err = proc_key_of(AT_FDCWD, path, f->init->pid, &now);
+	if (err == 0 && (now.ino != f->init->ino || now.ctime_ns != f->init->ctime_ns))
+		err = -ESRCH;
+	if (err < 0)
+		return err;
 	text[n] = '\0';
 
 	memset(p, 0, sizeof(*p));

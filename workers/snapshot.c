@@ -229,7 +229,7 @@ static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
 	if (size < sizeof(m))
 		return -ENOSPC;
 	err = cg_read_memory_here(f->w->root_fd[CG_MEMORY], h->version, f->path, &m);
-	if (err == 0)
+	if (err == 0 && !cg_memory_limits_final(&m))
 		err = min_with_ancestors(f->w, f->path, &m.limit, &m.swap_limit);
 	if (err < 0)
 		return err;

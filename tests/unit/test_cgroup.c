@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
+#include "workers/cg_fs.h"
 #include "workers/cgroup.h"
 #include "workers/reader.h"
 
@@ -415,6 +416,7 @@ static void test_memory_v2(void)
 
 static void test_memory_v1(void)
 {
+	unsigned long files;
 	struct cg_memory m;
 	int root = open_fixture("cgroup1-memory");
 
@@ -468,7 +470,101 @@ static void test_memory_v1(void)
 	CHECK_EQ_U64(m.usage, 331350016);
 
 	CHECK(cg_read_memory(root, 1, "/lxc/c3", &m) == -ENOENT);
+
+	/*
+	 * A snapshot refresh: memory.stat's hierarchical lines are the minimum
+	 * over the ancestors, so no limit file and nothing above is read.
+	 */
+	files = cg_files_read;
+	memset(&m, 0, sizeof(m));
+	CHECK(cg_read_memory_here(root, 1, "/lxc/c1", &m) == 0);
+	CHECK(cg_memory_limits_final(&m));
+	CHECK_EQ_U64(m.limit, 536870912);
+	CHECK_EQ_U64(m.swap_limit, 1073741824);
+	CHECK_EQ_U64(m.usage, 209715200);
+	CHECK_EQ_U64(cg_files_read - files, 4); /* usage, stat, memsw usage, swappiness */
+
+	/* Older kernels print no hierarchical lines: this level's files, ancestors left to the caller. */
+	files = cg_files_read;
+	CHECK(cg_read_memory_here(root, 1, "/lxc/c4", &m) == 0);
+	CHECK(!cg_memory_limits_final(&m));
+	CHECK_EQ_U64(m.limit, 134217728);
+	CHECK_EQ_U64(m.swap_limit, CG_UNLIMITED);
+	CHECK_EQ_U64(cg_files_read - files, 6);
+	CHECK(cg_read_memory(root, 1, "/lxc/c4", &m) == 0);
+	CHECK_EQ_U64(m.limit, 134217728);
+	CHECK_EQ_U64(m.swap_limit, 1073741824); /* /lxc's */
 	close(root);
+}
+
+/* cg_open stays below the root: no "..", no links, no files for cgroups. */
+static void test_open_confined(void)
+{
+	char tmp[] = "/tmp/lxcfs-cgopen.XXXXXX", path[PATH_MAX], longname[NAME_MAX + 3];
+	int root, fd;
+
+	if (!mkdtemp(tmp)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/a/b", tmp);
+	CHECK(mkdir(path, 0700) < 0 && errno == ENOENT);
+	snprintf(path, sizeof(path), "%s/a", tmp);
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/a/b", tmp);
+	CHECK(mkdir(path, 0700) == 0);
+	snprintf(path, sizeof(path), "%s/a/file", tmp);
+	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/link", tmp);
+	CHECK(symlink("a", path) == 0);
+	snprintf(path, sizeof(path), "%s/a/up", tmp);
+	CHECK(symlink("/", path) == 0);
+
+	root = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(root >= 0);
+	fd = cg_open(root, "/a/b");
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	fd = cg_open(root, "//a//b/");
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	fd = cg_open(root, "/");
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK(cg_open(root, "/a/../a/b") == -EINVAL);
+	CHECK(cg_open(root, "/a/./b") == -EINVAL);
+	CHECK(cg_open(root, "/..") == -EINVAL);
+	CHECK(cg_open(root, "a/b") == -EINVAL);
+	CHECK(cg_open(root, "/link/b") == -ENOENT);
+	CHECK(cg_open(root, "/a/up") == -ENOENT);
+	CHECK(cg_open(root, "/a/up/tmp") == -ENOENT);
+	CHECK(cg_open(root, "/a/file") == -ENOENT);
+	CHECK(cg_open(root, "/a/missing") == -ENOENT);
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[0] = '/';
+	longname[sizeof(longname) - 1] = '\0';
+	CHECK(cg_open(root, longname) == -ENAMETOOLONG);
+	CHECK(cg_open(-1, "/a") == -EINVAL);
+	if (root >= 0)
+		close(root);
+
+	snprintf(path, sizeof(path), "%s/a/up", tmp);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/link", tmp);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a/file", tmp);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/a/b", tmp);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/a", tmp);
+	rmdir(path);
+	CHECK(rmdir(tmp) == 0);
 }
 
 /* The memory cgroup of pid (0: ourselves) straight from its /proc/<pid>/cgroup. */
@@ -842,6 +938,7 @@ int main(void)
 	test_parsers();
 	test_memory_v2();
 	test_memory_v1();
+	test_open_confined();
 	test_reader();
 	CHECK(count_fds() == fds);
 	return check_report("cgroup");
