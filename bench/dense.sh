@@ -19,11 +19,19 @@
 # relative to N=1 (the target: within 20 %). Every reader checks the
 # MemTotal it reads is its own cgroup's limit (column wrong).
 #
-# At a fixed total rate, N readers each read every N/RATE seconds: from
-# N=100 on, a cgroup's values are older than --cache-ttl-ms (100 ms) at
-# every read, so nearly every read refreshes them from cgroupfs (see misses
-# and cgfs_reads). That is what a dense host does, and what the ratios to
-# N=1 show.
+# Ours runs in three regimes, each its own sweep over N:
+#   hit    --cache-ttl-ms DENSE_HIT_TTL_MS (600000): after the warm pass
+#          every read is a snapshot lookup plus a render, at every N
+#   live   --cache-ttl-ms 0: every read refreshes from cgroupfs, at every N
+#   ttl    --cache-ttl-ms DENSE_TTL_MS (100, the default): at a fixed total
+#          rate each of N readers reads every N/RATE s, so from N=100 on a
+#          cgroup's values are older than the TTL at every read and nearly
+#          every read is a refresh, while at N=1 nearly every read is a hit
+# hit and live do the same work per read at every N: their ratios to N=1
+# are what N itself costs (tables, identity cache, shared memory, the
+# kernel's own per-cgroup state). ttl's ratio adds the change from hits to
+# refreshes: a refresh is the price of fresh values for a container read
+# less often than the TTL, the row shows what it is.
 #
 # Knobs (environment):
 #   DENSE_COUNTS       cgroup counts (default "1 100 1000 10000";
@@ -35,10 +43,12 @@
 #                      of a new reader costs ours ~2x a later one, and at
 #                      2000/s on one CPU ours' 500 ms request deadline starts
 #                      killing busy workers)
-#   DENSE_TARGETS      "ours" (default) or "ours upstream"
+#   DENSE_TARGETS      "floor ours" (default); add "upstream" to compare
 #   DENSE_MODE         pinned (default: server and readers on BENCH_CPU) or
 #                      unpinned
-#   DENSE_TTL_MS       ours' --cache-ttl-ms (default 100)
+#   DENSE_REGIMES      ours' regimes (default "hit live ttl")
+#   DENSE_TTL_MS       --cache-ttl-ms of regime ttl (default 100)
+#   DENSE_HIT_TTL_MS   --cache-ttl-ms of regime hit (default 600000)
 #   DENSE_MAX_CGROUPS  ours' --max-cgroups (default 20000)
 #   DENSE_FILE         the file read (default proc/meminfo)
 # Output: a table on stdout, also saved to BUILD/bench/dense.txt.
@@ -57,15 +67,25 @@ fi
 SECS=${DENSE_SECONDS:-10}
 RATE=${DENSE_RATE:-1000}
 WARM_RATE=${DENSE_WARM_RATE:-1000}
-DTARGETS=${DENSE_TARGETS:-ours}
+DTARGETS=${DENSE_TARGETS:-floor ours}
 MODE=${DENSE_MODE:-pinned}
 TTL_MS=${DENSE_TTL_MS:-100}
+HIT_TTL_MS=${DENSE_HIT_TTL_MS:-600000}
+REGIMES=${DENSE_REGIMES:-"hit live ttl"}
 MAX_CG=${DENSE_MAX_CGROUPS:-20000}
 DFILE=$(rel_path "${DENSE_FILE:-proc/meminfo}")
 LIMIT_MB=256
 RESULTS=$OUT_DIR/dense.txt
 DENSEREAD=$BUILD/bench/denseread
-OURS_EXTRA=(--cache-ttl-ms "$TTL_MS" --max-cgroups "$MAX_CG")
+
+# regime_ttl REGIME: ours' --cache-ttl-ms in it.
+regime_ttl() {
+	case $1 in
+	hit) echo "$HIT_TTL_MS" ;;
+	live) echo 0 ;;
+	*) echo "$TTL_MS" ;;
+	esac
+}
 
 MAX_N=0
 for n in $COUNTS; do
@@ -134,7 +154,7 @@ fi
 echo "  $ready (setup $((SECONDS - setup_start)) s)" >&2
 
 declare -A R
-row_fmt='%-9s %6s %6s %8s %8s %7s %8s %7s %6s %6s %7s %7s %7s %7s %7s %6s %6s %5s %4s %5s\n'
+row_fmt='%-9s %-6s %6s %6s %8s %8s %7s %8s %7s %6s %6s %7s %7s %7s %7s %7s %6s %6s %5s %4s %5s\n'
 
 # memfd_kb PID: kB resident in ours' shared region (the memfd's allocated
 # blocks: pages any process of ours has touched), or "-".
@@ -151,26 +171,32 @@ memfd_kb() {
 	echo -
 }
 
+# measure_n TARGET REGIME N (REGIME "-" for upstream, which has no cache)
 measure_n() {
-	local target=$1 n=$2 out kv c0 c1 j0 j1 ops mpid key=$1
-	if ! start_server "$target" "$MODE" "dense-$target-$n"; then
-		echo "  $target N=$n: n/a: $SERVER_WHY" >&2
-		R[$target|$n]="n/a"
+	local target=$1 regime=$2 n=$3 out kv c0 c1 j0 j1 ops mpid key="$1|$2"
+	OURS_EXTRA=(--max-cgroups "$MAX_CG")
+	[ "$regime" = - ] || OURS_EXTRA+=(--cache-ttl-ms "$(regime_ttl "$regime")")
+	if ! start_server "$target" "$MODE" "dense-$target-$regime-$n"; then
+		echo "  $target $regime N=$n: n/a: $SERVER_WHY" >&2
+		R[$key|$n]="n/a"
 		return
 	fi
 	mpid=$SERVER_PID
-	out=$(dr_cmd "warm $n $WARM_RATE $SERVER_MNT/$DFILE" $((n / (WARM_RATE > 0 ? WARM_RATE : 1) + 30)))
-	echo "  $target N=$n warm: $out" >&2
-	R[$target|$n|warm]=$(awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /^(errors|bad|wrong|hung)$/ && kv[2] > 0) printf "%s=%s ", kv[1], kv[2] } }' <<<"$out")
+	# The floor serves the host's meminfo to everyone: nothing to check.
+	local check=
+	[ "$target" = floor ] && check=" nocheck"
+	out=$(dr_cmd "warm $n $WARM_RATE $SERVER_MNT/$DFILE$check" $((n / (WARM_RATE > 0 ? WARM_RATE : 1) + 30)))
+	echo "  $target $regime N=$n warm: $out" >&2
+	R[$key|$n|warm]=$(awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] ~ /^(errors|bad|wrong|hung)$/ && kv[2] > 0) printf "%s=%s ", kv[1], kv[2] } }' <<<"$out")
 	j0=$(ctl_json)
 	c0=$(tree_cpu_us "$mpid")
-	out=$(dr_cmd "run $n $SECS $RATE $SERVER_MNT/$DFILE" $((SECS + 60)))
+	out=$(dr_cmd "run $n $SECS $RATE $SERVER_MNT/$DFILE$check" $((SECS + 60)))
 	c1=$(tree_cpu_us "$mpid")
 	j1=$(ctl_json)
-	echo "  $target N=$n run:  $out" >&2
+	echo "  $target $regime N=$n run:  $out" >&2
 	if ! kill -0 "$mpid" 2>/dev/null; then
-		echo "  $target N=$n: n/a: the server exited during the run: $(tail -n 1 "$SERVER_LOG")" >&2
-		R[$target|$n]="n/a"
+		echo "  $target $regime N=$n: n/a: the server exited during the run: $(tail -n 1 "$SERVER_LOG")" >&2
+		R[$key|$n]="n/a"
 		stop_server
 		return
 	fi
@@ -217,36 +243,50 @@ ratio() {
 	esac
 }
 
-run_start=$SECONDS
+# The series measured: "target|regime", upstream once (it has no cache).
+SERIES=()
 for target in $DTARGETS; do
+	if [ "$target" = ours ]; then
+		for regime in $REGIMES; do
+			SERIES+=("ours|$regime")
+		done
+	else
+		SERIES+=("$target|-")
+	fi
+done
+
+run_start=$SECONDS
+for series in "${SERIES[@]}"; do
 	for n in $COUNTS; do
-		measure_n "$target" "$n"
+		measure_n "${series%%|*}" "${series#*|}" "$n"
 	done
 done
 
 first=${COUNTS%% *}
 {
 	echo
-	echo "== dense hosts: $DFILE read from N cgroups, one reader process in each ($MODE; $RATE reads/s in all for ${SECS}s per N after one warm read per reader; ours: --cache-ttl-ms $TTL_MS --max-cgroups $MAX_CG; setup of $MAX_N cgroups+readers: $((run_start - setup_start)) s) =="
-	printf "$row_fmt" target N reads p50_us p99_us reads/s cpu/read hits misses stale \
+	echo "== dense hosts: $DFILE read from N cgroups, one reader process in each ($MODE; $RATE reads/s in all for ${SECS}s per N after one warm read per reader; ours: --max-cgroups $MAX_CG, --cache-ttl-ms per regime: hit $HIT_TTL_MS, live 0, ttl $TTL_MS; setup of $MAX_N cgroups+readers: $((run_start - setup_start)) s) =="
+	printf "$row_fmt" target regime N reads p50_us p99_us reads/s cpu/read hits misses stale \
 		cgfs/rd shm_MiB shm_res master_rss m_shmem p50/N$first cpu/N$first wrong errs late
-	for target in $DTARGETS; do
+	for key in "${SERIES[@]}"; do
 		for n in $COUNTS; do
-			if [ "${R[$target|$n]:-}" != ok ]; then
-				printf "$row_fmt" "$target" "$n" n/a - - - - - - - - - - - - - - - - -
+			if [ "${R[$key|$n]:-}" != ok ]; then
+				printf "$row_fmt" "${key%%|*}" "${key#*|}" "$n" n/a - - - - - - - - - - - - - - - - -
 				continue
 			fi
-			printf "$row_fmt" "$target" "$n" "${R[$target|$n|ops]}" "${R[$target|$n|p50]}" \
-				"${R[$target|$n|p99]}" "${R[$target|$n|rate]}" "${R[$target|$n|cpu]}" \
-				"${R[$target|$n|hits]}" "${R[$target|$n|misses]}" "${R[$target|$n|stale]}" \
-				"$(ratio "${R[$target|$n|cgroupfs_reads]}" "${R[$target|$n|ops]}")" \
-				"${R[$target|$n|shm]}" "${R[$target|$n|shm_res]}" \
-				"${R[$target|$n|rss]}" "${R[$target|$n|rss_shmem]}" \
-				"$(ratio "${R[$target|$n|p50]}" "${R[$target|$first|p50]:--}")" \
-				"$(ratio "${R[$target|$n|cpu]}" "${R[$target|$first|cpu]:--}")" \
-				"${R[$target|$n|wrong]}" "${R[$target|$n|err]}" "${R[$target|$n|late]}"
+			printf "$row_fmt" "${key%%|*}" "${key#*|}" "$n" "${R[$key|$n|ops]}" "${R[$key|$n|p50]}" \
+				"${R[$key|$n|p99]}" "${R[$key|$n|rate]}" "${R[$key|$n|cpu]}" \
+				"${R[$key|$n|hits]}" "${R[$key|$n|misses]}" "${R[$key|$n|stale]}" \
+				"$(ratio "${R[$key|$n|cgroupfs_reads]}" "${R[$key|$n|ops]}")" \
+				"${R[$key|$n|shm]}" "${R[$key|$n|shm_res]}" \
+				"${R[$key|$n|rss]}" "${R[$key|$n|rss_shmem]}" \
+				"$(ratio "${R[$key|$n|p50]}" "${R[$key|$first|p50]:--}")" \
+				"$(ratio "${R[$key|$n|cpu]}" "${R[$key|$first|cpu]:--}")" \
+				"${R[$key|$n|wrong]}" "${R[$key|$n|err]}" "${R[$key|$n|late]}"
 		done
 	done
+	echo "regime (ours): hit: every read a snapshot lookup (TTL $HIT_TTL_MS ms, after the warm"
+	echo "pass); live: every read a refresh (TTL 0); ttl: the TTL of $TTL_MS ms at this rate."
 	echo "cpu/read: server CPU in us (master + workers, schedstat) per read. hits, misses"
 	echo "(not cached), stale (cached but older than the TTL: refreshed): ours' snapshot"
 	echo "lookups over the run; cgfs/rd: cgroupfs files read per read (lxcfs-ctl stats)."
@@ -256,30 +296,30 @@ first=${COUNTS%% *}
 	echo "errs: failed, bad or hung reads. late: reads that started over 10 ms after their"
 	echo "slot: the machine, not only the server, was busy (above 1 % of reads, or reads/s"
 	echo "under 90 % of $RATE: rerun)."
-	for target in $DTARGETS; do
+	for key in "${SERIES[@]}"; do
 		for n in $COUNTS; do
-			[ -z "${R[$target|$n|warm]:-}" ] ||
-				echo "note: $target N=$n: the warm pass had ${R[$target|$n|warm]}(see $LOG_DIR/dense-$target-$n.log)"
+			[ -z "${R[$key|$n|warm]:-}" ] ||
+				echo "note: ${key/|/ } N=$n: the warm pass had ${R[$key|$n|warm]}(see $LOG_DIR/dense-${key/|/-}-$n.log)"
 		done
 	done
-	for target in $DTARGETS; do
-		local_last=${COUNTS##* }
-		[ "${R[$target|$local_last]:-}" = ok ] && [ "${R[$target|$first]:-}" = ok ] || continue
-		pr=$(ratio "${R[$target|$local_last|p50]}" "${R[$target|$first|p50]}")
-		cr=$(ratio "${R[$target|$local_last|cpu]}" "${R[$target|$first|cpu]}")
+	last=${COUNTS##* }
+	for key in "${SERIES[@]}"; do
+		[ "${R[$key|$last]:-}" = ok ] && [ "${R[$key|$first]:-}" = ok ] || continue
+		pr=$(ratio "${R[$key|$last|p50]}" "${R[$key|$first|p50]}")
+		cr=$(ratio "${R[$key|$last|cpu]}" "${R[$key|$first|cpu]}")
 		for what in "p50 $pr" "CPU/read $cr"; do
 			set -- $what
 			v=MISS
 			[ "$2" != - ] && awk -v r="$2" 'BEGIN { exit !(r <= 1.2) }' && v=PASS
 			[ "$2" = - ] && v=n/a
 			noisy=
-			for n in $first $local_last; do
-				awk -v l="${R[$target|$n|late]}" -v o="${R[$target|$n|ops]}" \
-					-v r="${R[$target|$n|rate]}" -v want="$RATE" \
+			for n in $first $last; do
+				awk -v l="${R[$key|$n|late]}" -v o="${R[$key|$n|ops]}" \
+					-v r="${R[$key|$n|rate]}" -v want="$RATE" \
 					'BEGIN { exit !(l > 0.01 * o || r < 0.9 * want) }' &&
 					noisy=" (noisy: late reads or reads/s under the rate at N=$n)"
 			done
-			echo "$v $target: $1 at N=$local_last within 20 % of N=$first: ratio $2 (<= 1.20)$noisy"
+			echo "$v ${key/|/ }: $1 at N=$last within 20 % of N=$first: ratio $2 (<= 1.20)$noisy"
 		done
 	done
 } | tee "$RESULTS"

@@ -11,13 +11,16 @@
  * futex of their own (no CPU, no thundering herd) until a phase wants them.
  *
  * Commands, one per line on stdin; one answer line each on stdout:
- *   warm N RATE PATH           readers 0..N-1 each open+read+close PATH once,
+ *   warm N RATE PATH [nocheck] readers 0..N-1 each open+read+close PATH once,
  *                              paced at RATE reads/s in all (untimed: fills
  *                              the server's per-reader caches)
- *   run N SECONDS RATE PATH    readers 0..N-1 open+read+close PATH for
+ *   run N SECONDS RATE PATH [nocheck]
+ *                              readers 0..N-1 open+read+close PATH for
  *                              SECONDS, RATE reads/s in all: reader i reads
  *                              at start + (i + k*N)/RATE, so the reads are
  *                              spread evenly over readers and time
+ *   nocheck: no MemTotal check (a server that does not virtualize, such as
+ *   the FUSE floor, serves the host's)
  *   quit (or EOF, SIGTERM)     stop the readers, remove the cgroups created
  *                              here, exit
  * Answer: ops= errors= bad= wrong= late= hung= p50_us= p90_us= p99_us=
@@ -87,6 +90,7 @@ struct dr_shared {
 	uint32_t quit;
 	uint32_t active; /* readers 0..active-1 take part */
 	uint32_t timed;  /* 0: warm (one untimed read each) */
+	uint32_t check;  /* check MemTotal against the reader's limit (--limit-mb) */
 	double rate;     /* reads/s, all readers together */
 	uint64_t start_ns, end_ns;
 	char path[PATH_MAX];
@@ -164,7 +168,7 @@ static int dr_check(unsigned int id, const char *buf, ssize_t n)
 	if (dr_prefix_len &&
 	    ((size_t)n < dr_prefix_len || memcmp(buf, dr_prefix, dr_prefix_len) != 0))
 		return -2;
-	if (dr_limit_mb >= 0 && n > 9 && memcmp(buf, "MemTotal:", 9) == 0) {
+	if (dr_limit_mb >= 0 && dr_sh->check && n > 9 && memcmp(buf, "MemTotal:", 9) == 0) {
 		if (sscanf(buf + 9, "%llu", &kb) != 1 || kb != dr_expected_kb(id))
 			return -3;
 	}
@@ -325,7 +329,8 @@ static void dr_wake(unsigned int first, unsigned int n)
 }
 
 /* Run one phase over readers 0..n-1 and print its answer line. */
-static void dr_run(unsigned int n, double seconds, double rate, const char *path, int timed)
+static void dr_run(unsigned int n, double seconds, double rate, const char *path, int timed,
+                   int check)
 {
 	struct dr_shared *sh = dr_sh;
 	uint64_t hist[HIST_BUCKETS], ops, deadline, last;
@@ -336,6 +341,7 @@ static void dr_run(unsigned int n, double seconds, double rate, const char *path
 		n = dr_count;
 	sh->active = n;
 	sh->timed = timed;
+	sh->check = (uint32_t)check;
 	sh->rate = rate;
 	snprintf(sh->path, sizeof(sh->path), "%s", path);
 	atomic_store(&sh->done, 0);
@@ -618,14 +624,17 @@ int main(int argc, char **argv)
 	fflush(stdout);
 
 	while (!dr_stop && fgets(line, sizeof(line), stdin)) {
-		if (sscanf(line, "run %u %lf %lf %" DR_STR(PATH_MAX) "s", &n, &seconds, &rate,
-		           path) == 4 &&
-		    n > 0 && seconds > 0 && rate > 0) {
-			dr_run(n, seconds, rate, path, 1);
-		} else if (sscanf(line, "warm %u %lf %" DR_STR(PATH_MAX) "s", &n, &rate, path) ==
-		               3 &&
-		           n > 0 && rate > 0) {
-			dr_run(n, 0, rate, path, 0);
+		char flag[16] = "";
+		int got;
+
+		if ((got = sscanf(line, "run %u %lf %lf %" DR_STR(PATH_MAX) "s %15s", &n, &seconds,
+		                  &rate, path, flag)) >= 4 &&
+		    n > 0 && seconds > 0 && rate > 0 && (got == 4 || strcmp(flag, "nocheck") == 0)) {
+			dr_run(n, seconds, rate, path, 1, got == 4);
+		} else if ((got = sscanf(line, "warm %u %lf %" DR_STR(PATH_MAX) "s %15s", &n, &rate,
+		                         path, flag)) >= 3 &&
+		           n > 0 && rate > 0 && (got == 3 || strcmp(flag, "nocheck") == 0)) {
+			dr_run(n, 0, rate, path, 0, got == 3);
 		} else if (strncmp(line, "quit", 4) == 0) {
 			break;
 		} else {
