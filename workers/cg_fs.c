@@ -12,6 +12,32 @@
 
 unsigned long cg_files_read;
 
+/*
+ * The next component of the path at *p, which moves past it: its start, with
+ * its length in *len, or NULL at the end. *err is -ENAMETOOLONG, -EINVAL for
+ * "." and ".." (never up and out of the hierarchy, whatever the path says),
+ * or 0.
+ */
+static const char *cg_next_name(const char **p, size_t *len, int *err)
+{
+	const char *s = *p, *slash;
+
+	*err = 0;
+	while (*s == '/')
+		s++;
+	*p = s;
+	if (!*s)
+		return NULL;
+	slash = strchrnul(s, '/');
+	*len = (size_t)(slash - s);
+	*p = slash;
+	if (*len > NAME_MAX)
+		*err = -ENAMETOOLONG;
+	else if (s[0] == '.' && (*len == 1 || (*len == 2 && s[1] == '.')))
+		*err = -EINVAL;
+	return s;
+}
+
 int cg_walk(int root_fd, const char *path, int version, cg_visit_fn visit, void *arg,
             unsigned *depth)
 {
@@ -26,7 +52,7 @@ int cg_walk(int root_fd, const char *path, int version, cg_visit_fn visit, void 
 		return -errno;
 	for (;;) {
 		char name[NAME_MAX + 1];
-		const char *slash;
+		const char *comp;
 		size_t len;
 		int next;
 
@@ -35,24 +61,13 @@ int cg_walk(int root_fd, const char *path, int version, cg_visit_fn visit, void 
 			if (ret < 0)
 				goto fail;
 		}
-		while (*p == '/')
-			p++;
-		if (!*p)
+		comp = cg_next_name(&p, &len, &ret);
+		if (!comp)
 			break;
-		slash = strchrnul(p, '/');
-		len = (size_t)(slash - p);
-		if (len > NAME_MAX) {
-			ret = -ENAMETOOLONG;
+		if (ret < 0)
 			goto fail;
-		}
-		memcpy(name, p, len);
+		memcpy(name, comp, len);
 		name[len] = '\0';
-		/* Never up and out of the hierarchy, whatever the path says. */
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-			ret = -EINVAL;
-			goto fail;
-		}
-		p = slash;
 		next = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0) {
 			/* A file where a directory should be: no such cgroup either. */
@@ -74,20 +89,12 @@ fail:
 /* Every component a name: no "." or "..", none longer than NAME_MAX. */
 static bool cg_path_plain(const char *p)
 {
-	while (*p) {
-		const char *slash;
-		size_t len;
+	size_t len;
+	int err;
 
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		slash = strchrnul(p, '/');
-		len = (size_t)(slash - p);
-		if (len > NAME_MAX || (p[0] == '.' && (len == 1 || (len == 2 && p[1] == '.'))))
+	while (cg_next_name(&p, &len, &err))
+		if (err < 0)
 			return false;
-		p = slash;
-	}
 	return true;
 }
 
