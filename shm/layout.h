@@ -32,7 +32,7 @@
 #define SHM_MAGIC 0x4d48534643584c00ULL /* "\0LXCFSHM" */
 /* Overridable at build time only to produce an incompatible binary for the upgrade test. */
 #ifndef SHM_LAYOUT_VERSION
-#define SHM_LAYOUT_VERSION 1
+#define SHM_LAYOUT_VERSION 2
 #endif
 
 #define SHM_MAX_WORKERS 64
@@ -43,6 +43,7 @@
 #define SNAP_MEM_VALUE    512
 #define SNAP_LOAD_VALUE   512
 #define SNAP_PATH_VALUE   512   /* struct sysfs_node: a type and a path of at most 400 bytes */
+#define SNAP_CPU_VALUE    1088  /* a cpuset of CPUSET_MAX bits and a header */
 #define SNAP_PATH_ENTRIES 65536 /* a 1024-CPU host's tree, with room to spare */
 #define SNAP_HOST_ENTRIES 32
 #define SHM_RING_SLOTS    256 /* per ring, a power of two */
@@ -174,6 +175,8 @@ struct shm_sizes {
 
 /* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */
 #define SNAP_STAT_FIELDS      10
+/* CPU time per CPU (user, system) and totals: 16 bytes a CPU and a header. */
+#define SNAP_ACCT_VALUE(cpus) (64 + (uint64_t)(cpus) * 16)
 #define SNAP_STAT_VALUE(cpus) (((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
 
 /* Master: create and initialise a region. Returns 0 or -errno. */

@@ -32,6 +32,8 @@ enum snap_table_id {
 	SNAP_LOAD, /* cpu cgroup path -> its load average state (-l) */
 	SNAP_STAT, /* usage cgroup path -> the /proc/stat figures last shown (a floor) */
 	SNAP_PATH, /* passthrough inode -> its path under sys/devices/system/cpu, its type */
+	SNAP_CPU,  /* (hierarchy, cgroup path) -> its effective cpuset, or its CFS quota in CPUs */
+	SNAP_ACCT, /* (hierarchy, cgroup path) -> its CPU time: v1 per CPU, v2 totals */
 	SNAP_NTABLES,
 };
 

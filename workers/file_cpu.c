@@ -21,6 +21,7 @@
 #include "workers/cg_cpu.h"
 #include "workers/files.h"
 #include "workers/reader.h"
+#include "workers/snapshot.h"
 #include "workers/worker.h"
 
 #define CPU_ONLINE_PATH "/sys/devices/system/cpu/online"
@@ -84,8 +85,7 @@ static int cpu_view_of(struct worker_ctx *w, const char *file, pid_t pid, struct
 			cpu_fallback(file, "cpuset cgroup lookup", pid, NULL, err);
 			return err;
 		}
-		err = cg_read_cpuset(w->root_fd[CG_CPUSET], w->layout.ctrl[CG_CPUSET].version, path,
-		                     &v->visible);
+		err = snap_cpuset(w, path, &v->visible);
 		if (err == -ENODATA) {
 			cpuset_fill(&v->visible);
 		} else if (err < 0) {
@@ -101,7 +101,7 @@ static int cpu_view_of(struct worker_ctx *w, const char *file, pid_t pid, struct
 		cpu_fallback(file, "cpu cgroup lookup", pid, NULL, err);
 		return err;
 	}
-	err = cg_read_cfs(w->root_fd[CG_CPU], w->layout.ctrl[CG_CPU].version, path, &v->cfs_cpus);
+	err = snap_cfs(w, path, &v->cfs_cpus);
 	if (err < 0) {
 		cpu_fallback(file, "cfs quota", pid, path, err);
 		return err;
@@ -180,7 +180,7 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 			cpu_fallback("stat", "cpuacct cgroup lookup", pid, NULL, err);
 			return err;
 		}
-		err = cg_read_cpuacct(w->root_fd[CG_CPUACCT], 1, path, acct);
+		err = snap_cpuacct(w, path, acct);
 		if (err < 0) {
 			cpu_fallback("stat", "cpuacct usage", pid, path, err);
 			return err;
@@ -192,7 +192,7 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 			cpu_fallback("stat", "cpu cgroup lookup", pid, NULL, err);
 			return err;
 		}
-		err = cg_read_cpu_stat_v2(w->root_fd[CG_CPU], 2, path, cs);
+		err = snap_cpu_stat(w, path, cs);
 		if (err < 0) {
 			cpu_fallback("stat", "cpu.stat", pid, path, err);
 			return err;

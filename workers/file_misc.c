@@ -22,6 +22,7 @@
 #include "workers/files_misc.h"
 #include "workers/reader.h"
 #include "workers/ident.h"
+#include "workers/snapshot.h"
 #include "workers/worker.h"
 
 /* Devices diskstats will track in one cgroup; io.stat lists only those used. */
@@ -168,7 +169,6 @@ static ssize_t uptime_render(const struct worker_ctx *w, const void *arg, char *
 
 int file_uptime(struct worker_ctx *w, pid_t pid)
 {
-	const struct cg_hier *h = &w->layout.ctrl[CG_CPUACCT];
 	struct uptime_args a;
 	char path[PATH_MAX];
 	uint64_t start = 0, busy_ns = 0;
@@ -209,7 +209,7 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 	if (misc_ctrl_usable(w, CG_CPUACCT)) {
 		err = misc_cgroup(w, pid, CG_CPUACCT, path, sizeof(path));
 		if (err == 0)
-			err = cg_read_cpu_usage(w->root_fd[CG_CPUACCT], h->version, path, &busy_ns);
+			err = snap_cpu_usage(w, path, &busy_ns);
 		if (err < 0) {
 			misc_fallback("uptime", "cpu usage", pid, NULL, err);
 			return worker_copy_host(w);
@@ -234,7 +234,6 @@ static ssize_t swaps_render(const struct worker_ctx *w, const void *arg, char *b
 
 int file_swaps(struct worker_ctx *w, pid_t pid)
 {
-	const struct cg_hier *h = &w->layout.ctrl[CG_MEMORY];
 	struct swaps_args a;
 	struct cg_memory mem;
 	char path[PATH_MAX];
@@ -249,7 +248,7 @@ int file_swaps(struct worker_ctx *w, pid_t pid)
 		misc_fallback("swaps", "memory cgroup lookup", pid, NULL, err);
 		return misc_serve_host(w, "/proc/swaps");
 	}
-	err = cg_read_memory(w->root_fd[CG_MEMORY], h->version, path, &mem);
+	err = snap_memory(w, path, &mem);
 	if (err < 0) {
 		misc_fallback("swaps", "memory values", pid, path, err);
 		return misc_serve_host(w, "/proc/swaps");

@@ -188,30 +188,38 @@ static int fill_limits(void *ctx, void *value, size_t size, size_t *len)
 	return 0;
 }
 
-static void mem_key(const struct worker_ctx *w, const char *kind, const char *path,
-		    struct snap_key *key)
+void snap_cgroup_key(const struct worker_ctx *w, const char *kind, enum cg_ctrl c,
+                     const char *path, struct snap_key *key)
 {
 	char buf[PATH_MAX + 16];
-	int n = snprintf(buf, sizeof(buf), "%s:%d:%s", kind, w->layout.ctrl[CG_MEMORY].version,
-			 path);
+	int n = snprintf(buf, sizeof(buf), "%s:%d:%s", kind, w->layout.ctrl[c].version, path);
 
 	snap_hash(buf, n > 0 && (size_t)n < sizeof(buf) ? (size_t)n : strlen(buf), key);
 }
 
-static int snap_limits(struct worker_ctx *w, const char *path, struct mem_limits *out)
+ssize_t snap_cgroup(struct worker_ctx *w, enum snap_table_id t, const char *kind, enum cg_ctrl c,
+                    const char *path, snap_fill_fn fill, void *ctx, void *out, size_t size)
 {
 	char label[64];
 	struct snap_key key;
 	size_t len = 0;
 	int err;
 
-	mem_key(w, "limits", path, &key);
-	snap_label(label, sizeof(label), "limits", path);
-	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_limits,
-		       &(struct limits_fill){w, path}, out, sizeof(*out), &len, &w->who);
-	if (err < 0)
-		return err;
-	return len == sizeof(*out) ? 0 : -EIO;
+	snap_cgroup_key(w, kind, c, path, &key);
+	snap_label(label, sizeof(label), kind, path);
+	err = snap_get(&w->shm, t, &key, label, worker_ttl_ns(w), fill, ctx, out, size, &len,
+	               &w->who);
+	return err < 0 ? err : (ssize_t)len;
+}
+
+static int snap_limits(struct worker_ctx *w, const char *path, struct mem_limits *out)
+{
+	ssize_t n = snap_cgroup(w, SNAP_MEM, "limits", CG_MEMORY, path, fill_limits,
+	                        &(struct limits_fill){w, path}, out, sizeof(*out));
+
+	if (n < 0)
+		return (int)n;
+	return n == sizeof(*out) ? 0 : -EIO;
 }
 
 struct mem_fill {
@@ -240,16 +248,10 @@ static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
 
 int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
 {
-	char label[64];
-	struct snap_key key;
-	size_t len = 0;
-	int err;
+	ssize_t n = snap_cgroup(w, SNAP_MEM, "memory", CG_MEMORY, path, fill_memory,
+	                        &(struct mem_fill){w, path}, out, sizeof(*out));
 
-	mem_key(w, "memory", path, &key);
-	snap_label(label, sizeof(label), "memory", path);
-	err = snap_get(&w->shm, SNAP_MEM, &key, label, worker_ttl_ns(w), fill_memory,
-		       &(struct mem_fill){w, path}, out, sizeof(*out), &len, &w->who);
-	if (err < 0)
-		return err;
-	return len == sizeof(*out) ? 0 : -EIO;
+	if (n < 0)
+		return (int)n;
+	return n == sizeof(*out) ? 0 : -EIO;
 }

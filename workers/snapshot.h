@@ -5,11 +5,46 @@
 #ifndef LXCFS_WORKER_SNAPSHOT_H
 #define LXCFS_WORKER_SNAPSHOT_H
 
+#include <sys/types.h>
+
+#include "proc_render/cpu.h"
 #include "proc_render/render.h"
+#include "shm/snap.h"
+#include "workers/cgroup.h"
 
 struct worker_ctx;
 
+/* The snapshot key of value kind of the cgroup at path in controller c's hierarchy. */
+void snap_cgroup_key(const struct worker_ctx *w, const char *kind, enum cg_ctrl c,
+                     const char *path, struct snap_key *key);
+
+/*
+ * Value kind of the cgroup at path in controller c's hierarchy, kept in table
+ * t: copied to out (size bytes) when younger than the TTL, else read by fill
+ * (once, whoever else asks at the same time). Returns its length or -errno.
+ */
+ssize_t snap_cgroup(struct worker_ctx *w, enum snap_table_id t, const char *kind, enum cg_ctrl c,
+                    const char *path, snap_fill_fn fill, void *ctx, void *out, size_t size);
+
 /* Memory figures of the cgroup at path in the memory hierarchy. Returns 0 or -errno. */
 int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out);
+
+/*
+ * The effective cpuset of the cgroup at path (the nearest level that sets
+ * one). 0, -ENODATA when no level does (every CPU), or -errno.
+ */
+int snap_cpuset(struct worker_ctx *w, const char *path, struct cpuset *out);
+
+/* The CFS quota of the cgroup at path and its ancestors in CPUs (0: none). 0 or -errno. */
+int snap_cfs(struct worker_ctx *w, const char *path, unsigned *cpus);
+
+/* v1 cpuacct figures of the cgroup at path (per CPU). 0 or -errno. */
+int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out);
+
+/* v2 cpu.stat totals of the cgroup at path. 0 or -errno. */
+int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out);
+
+/* CPU time of the cgroup at path in the cpuacct hierarchy (v1 cpuacct.usage, v2 cpu.stat). */
+int snap_cpu_usage(struct worker_ctx *w, const char *path, uint64_t *usage_ns);
 
 #endif

@@ -792,6 +792,23 @@ static void test_meminfo(struct worker_ctx *w)
 	CHECK_STR(got, SWAPS_HEAD SWAPS_NONE "262144\t51200\t0\n");
 	free(got);
 
+	/* Within the TTL a read of any of these is lookups and a render: no cgroupfs file. */
+	{
+		static const int hot[] = {LX_FILE_MEMINFO, LX_FILE_CPUINFO,    LX_FILE_STAT,
+		                          LX_FILE_UPTIME,  LX_FILE_CPU_ONLINE, LX_FILE_SWAPS};
+		unsigned long files;
+
+		for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]); i++)
+			free(serve(w, hot[i], 65536));
+		files = cg_files_read;
+		for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]); i++) {
+			got = serve(w, hot[i], 65536);
+			CHECK(got && got[0]);
+			free(got);
+		}
+		CHECK_EQ_U64(cg_files_read - files, 0);
+	}
+
 	w->shm.hdr->config.cache_ttl_ms = ttl;
 	free(host);
 }

@@ -54,6 +54,7 @@ static inline void test_worker_fini(struct worker_ctx *w)
 		close(w->unified_fd);
 	free(w->host.data);
 	free(w->out.data);
+	free(w->acct_value);
 	shm_detach(&w->shm);
 	close(w->shm.fd);
 }

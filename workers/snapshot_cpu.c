@@ -1,0 +1,211 @@
+/*
+ * CPU values through the shared snapshot: the cpuset and CFS quota that shape
+ * cpuinfo, stat and cpu/online, and the CPU time /proc/stat shows. Like the
+ * memory figures, each is read from cgroupfs only when the shared copy is
+ * older than the freshness bound.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shm/layout.h"
+#include "workers/cg_cpu.h"
+#include "workers/cg_misc.h"
+#include "workers/snapshot.h"
+#include "workers/worker.h"
+
+/* SNAP_CPU value of a cpuset: every CPU, or the set. */
+struct cpuset_value {
+	uint32_t all; /* no level sets one (-ENODATA) */
+	uint32_t pad;
+	struct cpuset set;
+};
+
+_Static_assert(sizeof(struct cpuset_value) <= SNAP_CPU_VALUE, "cpuset outgrew its table");
+
+/*
+ * SNAP_ACCT value of v1 cpuacct: the total, then user and system time of CPUs
+ * 0..ncpus-1 in pairs. A host with more CPUs than the table was sized for
+ * (its CPUs at start) reads cpuacct live.
+ */
+struct acct_value {
+	uint64_t usage_ns;
+	uint64_t ncpus;
+	uint64_t ns[]; /* user, system of CPU 0, then of CPU 1, ... */
+};
+
+struct cpu_fill {
+	struct worker_ctx *w;
+	const char *path;
+	void *scratch; /* fill_acct: where cg_read_cpuacct reads to */
+};
+
+static int fill_cpuset(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct cpu_fill *f = ctx;
+	struct cpuset_value v = {0};
+	int err;
+
+	if (size < sizeof(v))
+		return -ENOSPC;
+	err = cg_read_cpuset(f->w->root_fd[CG_CPUSET], f->w->layout.ctrl[CG_CPUSET].version,
+	                     f->path, &v.set);
+	if (err == -ENODATA)
+		v.all = 1;
+	else if (err < 0)
+		return err;
+	memcpy(value, &v, sizeof(v));
+	*len = sizeof(v);
+	return 0;
+}
+
+int snap_cpuset(struct worker_ctx *w, const char *path, struct cpuset *out)
+{
+	struct cpuset_value v;
+	ssize_t n = snap_cgroup(w, SNAP_CPU, "cpuset", CG_CPUSET, path, fill_cpuset,
+	                        &(struct cpu_fill){.w = w, .path = path}, &v, sizeof(v));
+
+	if (n < 0)
+		return (int)n;
+	if (n != sizeof(v))
+		return -EIO;
+	if (v.all)
+		return -ENODATA;
+	*out = v.set;
+	return 0;
+}
+
+static int fill_cfs(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct cpu_fill *f = ctx;
+	unsigned cpus;
+	int err;
+
+	if (size < sizeof(cpus))
+		return -ENOSPC;
+	err = cg_read_cfs(f->w->root_fd[CG_CPU], f->w->layout.ctrl[CG_CPU].version, f->path, &cpus);
+	if (err < 0)
+		return err;
+	memcpy(value, &cpus, sizeof(cpus));
+	*len = sizeof(cpus);
+	return 0;
+}
+
+int snap_cfs(struct worker_ctx *w, const char *path, unsigned *cpus)
+{
+	ssize_t n = snap_cgroup(w, SNAP_CPU, "cfs", CG_CPU, path, fill_cfs,
+	                        &(struct cpu_fill){.w = w, .path = path}, cpus, sizeof(*cpus));
+
+	if (n < 0)
+		return (int)n;
+	return n == sizeof(*cpus) ? 0 : -EIO;
+}
+
+static int fill_acct(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct cpu_fill *f = ctx;
+	struct cg_cpuacct *a = f->scratch;
+	struct acct_value *v = value;
+	size_t need;
+	int err;
+
+	err = cg_read_cpuacct(f->w->root_fd[CG_CPUACCT], 1, f->path, a);
+	if (err < 0)
+		return err;
+	need = sizeof(*v) + (size_t)a->ncpus * 2 * sizeof(uint64_t);
+	if (need > size)
+		return -ENOSPC;
+	v->usage_ns = a->usage_ns;
+	v->ncpus = a->ncpus;
+	for (unsigned i = 0; i < a->ncpus; i++) {
+		v->ns[2 * i] = a->user_ns[i];
+		v->ns[2 * i + 1] = a->system_ns[i];
+	}
+	*len = need;
+	return 0;
+}
+
+int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out)
+{
+	size_t room = SNAP_ACCT_VALUE(w->shm.hdr->host_cpus);
+	struct acct_value *v = w->acct_value;
+	ssize_t n;
+
+	/* The same layout the table has: room for the CPUs the host had at start. */
+	if (!v) {
+		v = w->acct_value = malloc(room);
+		if (!v)
+			return -ENOMEM;
+	}
+	n = snap_cgroup(w, SNAP_ACCT, "cpuacct", CG_CPUACCT, path, fill_acct,
+	                &(struct cpu_fill){.w = w, .path = path, .scratch = out}, v, room);
+	if (n == -ENOSPC) /* more CPUs than at start: read it live */
+		return cg_read_cpuacct(w->root_fd[CG_CPUACCT], 1, path, out);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < sizeof(*v) || v->ncpus > CPUSET_MAX ||
+	    (size_t)n != sizeof(*v) + v->ncpus * 2 * sizeof(uint64_t))
+		return -EIO;
+	out->usage_ns = v->usage_ns;
+	out->ncpus = (unsigned)v->ncpus;
+	for (unsigned i = 0; i < out->ncpus; i++) {
+		out->user_ns[i] = v->ns[2 * i];
+		out->system_ns[i] = v->ns[2 * i + 1];
+	}
+	return 0;
+}
+
+static int fill_cpu_stat(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct cpu_fill *f = ctx;
+	struct cg_cpu_stat cs;
+	int err;
+
+	if (size < sizeof(cs))
+		return -ENOSPC;
+	err = cg_read_cpu_stat_v2(f->w->root_fd[CG_CPU], 2, f->path, &cs);
+	if (err < 0)
+		return err;
+	memcpy(value, &cs, sizeof(cs));
+	*len = sizeof(cs);
+	return 0;
+}
+
+int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out)
+{
+	ssize_t n = snap_cgroup(w, SNAP_ACCT, "cpu.stat", CG_CPU, path, fill_cpu_stat,
+	                        &(struct cpu_fill){.w = w, .path = path}, out, sizeof(*out));
+
+	if (n < 0)
+		return (int)n;
+	return n == sizeof(*out) ? 0 : -EIO;
+}
+
+static int fill_usage(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct cpu_fill *f = ctx;
+	uint64_t ns;
+	int err;
+
+	if (size < sizeof(ns))
+		return -ENOSPC;
+	err = cg_read_cpu_usage(f->w->root_fd[CG_CPUACCT], f->w->layout.ctrl[CG_CPUACCT].version,
+	                        f->path, &ns);
+	if (err < 0)
+		return err;
+	memcpy(value, &ns, sizeof(ns));
+	*len = sizeof(ns);
+	return 0;
+}
+
+int snap_cpu_usage(struct worker_ctx *w, const char *path, uint64_t *usage_ns)
+{
+	ssize_t n =
+	    snap_cgroup(w, SNAP_ACCT, "usage", CG_CPUACCT, path, fill_usage,
+	                &(struct cpu_fill){.w = w, .path = path}, usage_ns, sizeof(*usage_ns));
+
+	if (n < 0)
+		return (int)n;
+	return n == sizeof(*usage_ns) ? 0 : -EIO;
+}
