@@ -212,14 +212,20 @@ ssize_t snap_cgroup(struct worker_ctx *w, enum snap_table_id t, const char *kind
 	return err < 0 ? err : (ssize_t)len;
 }
 
-static int snap_limits(struct worker_ctx *w, const char *path, struct mem_limits *out)
+int snap_cgroup_exact(struct worker_ctx *w, enum snap_table_id t, const char *kind, enum cg_ctrl c,
+                      const char *path, snap_fill_fn fill, void *ctx, void *out, size_t size)
 {
-	ssize_t n = snap_cgroup(w, SNAP_MEM, "limits", CG_MEMORY, path, fill_limits,
-	                        &(struct limits_fill){w, path}, out, sizeof(*out));
+	ssize_t n = snap_cgroup(w, t, kind, c, path, fill, ctx, out, size);
 
 	if (n < 0)
 		return (int)n;
-	return n == sizeof(*out) ? 0 : -EIO;
+	return (size_t)n == size ? 0 : -EIO;
+}
+
+static int snap_limits(struct worker_ctx *w, const char *path, struct mem_limits *out)
+{
+	return snap_cgroup_exact(w, SNAP_MEM, "limits", CG_MEMORY, path, fill_limits,
+	                         &(struct limits_fill){w, path}, out, sizeof(*out));
 }
 
 struct mem_fill {
@@ -248,10 +254,6 @@ static int fill_memory(void *ctx, void *value, size_t size, size_t *len)
 
 int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
 {
-	ssize_t n = snap_cgroup(w, SNAP_MEM, "memory", CG_MEMORY, path, fill_memory,
-	                        &(struct mem_fill){w, path}, out, sizeof(*out));
-
-	if (n < 0)
-		return (int)n;
-	return n == sizeof(*out) ? 0 : -EIO;
+	return snap_cgroup_exact(w, SNAP_MEM, "memory", CG_MEMORY, path, fill_memory,
+	                         &(struct mem_fill){w, path}, out, sizeof(*out));
 }

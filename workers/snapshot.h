@@ -26,6 +26,10 @@ void snap_cgroup_key(const struct worker_ctx *w, const char *kind, enum cg_ctrl 
 ssize_t snap_cgroup(struct worker_ctx *w, enum snap_table_id t, const char *kind, enum cg_ctrl c,
                     const char *path, snap_fill_fn fill, void *ctx, void *out, size_t size);
 
+/* snap_cgroup for a value of exactly size bytes: 0, or -errno (-EIO for another size). */
+int snap_cgroup_exact(struct worker_ctx *w, enum snap_table_id t, const char *kind, enum cg_ctrl c,
+                      const char *path, snap_fill_fn fill, void *ctx, void *out, size_t size);
+
 /* Memory figures of the cgroup at path in the memory hierarchy. Returns 0 or -errno. */
 int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out);
 

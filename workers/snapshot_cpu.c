@@ -94,12 +94,8 @@ static int fill_cfs(void *ctx, void *value, size_t size, size_t *len)
 
 int snap_cfs(struct worker_ctx *w, const char *path, unsigned *cpus)
 {
-	ssize_t n = snap_cgroup(w, SNAP_CPU, "cfs", CG_CPU, path, fill_cfs,
-	                        &(struct cpu_fill){.w = w, .path = path}, cpus, sizeof(*cpus));
-
-	if (n < 0)
-		return (int)n;
-	return n == sizeof(*cpus) ? 0 : -EIO;
+	return snap_cgroup_exact(w, SNAP_CPU, "cfs", CG_CPU, path, fill_cfs,
+	                         &(struct cpu_fill){.w = w, .path = path}, cpus, sizeof(*cpus));
 }
 
 static int fill_acct(void *ctx, void *value, size_t size, size_t *len)
@@ -174,12 +170,8 @@ static int fill_cpu_stat(void *ctx, void *value, size_t size, size_t *len)
 
 int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out)
 {
-	ssize_t n = snap_cgroup(w, SNAP_ACCT, "cpu.stat", CG_CPU, path, fill_cpu_stat,
-	                        &(struct cpu_fill){.w = w, .path = path}, out, sizeof(*out));
-
-	if (n < 0)
-		return (int)n;
-	return n == sizeof(*out) ? 0 : -EIO;
+	return snap_cgroup_exact(w, SNAP_ACCT, "cpu.stat", CG_CPU, path, fill_cpu_stat,
+	                         &(struct cpu_fill){.w = w, .path = path}, out, sizeof(*out));
 }
 
 static int fill_usage(void *ctx, void *value, size_t size, size_t *len)
@@ -201,11 +193,7 @@ static int fill_usage(void *ctx, void *value, size_t size, size_t *len)
 
 int snap_cpu_usage(struct worker_ctx *w, const char *path, uint64_t *usage_ns)
 {
-	ssize_t n =
-	    snap_cgroup(w, SNAP_ACCT, "usage", CG_CPUACCT, path, fill_usage,
-	                &(struct cpu_fill){.w = w, .path = path}, usage_ns, sizeof(*usage_ns));
-
-	if (n < 0)
-		return (int)n;
-	return n == sizeof(*usage_ns) ? 0 : -EIO;
+	return snap_cgroup_exact(w, SNAP_ACCT, "usage", CG_CPUACCT, path, fill_usage,
+	                         &(struct cpu_fill){.w = w, .path = path}, usage_ns,
+	                         sizeof(*usage_ns));
 }
