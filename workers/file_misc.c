@@ -76,86 +76,6 @@ static bool misc_ctrl_usable(struct worker_ctx *w, enum cg_ctrl c)
 	return w->layout.ctrl[c].present && w->root_fd[c] >= 0;
 }
 
-static bool same_ns(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
-
-static int proc_dir_open(pid_t pid)
-{
-	char path[32];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	return fd;
-}
-
-/*
- * Open /proc/<init> of the reader's pid namespace. *host is set when the
- * reader lives in our own (the host's) namespace; the fd is then the
- * reader's own. The init is checked to be in the reader's namespace through
- * the fd we return, so a pid reused after the init exited is never read.
- */
-static int misc_init_open(pid_t pid, bool *host)
-{
-	struct stat self, rd, in;
-	pid_t init;
-	int rfd, pfd, err;
-
-	if (stat("/proc/self/ns/pid", &self) < 0)
-		return -errno;
-	rfd = proc_dir_open(pid);
-	if (rfd < 0)
-		return rfd;
-	if (fstatat(rfd, "ns/pid", &rd, 0) < 0) {
-		err = errno == ENOENT ? -ESRCH : -errno;
-		close(rfd);
-		return err;
-	}
-	if (same_ns(&rd, &self)) {
-		*host = true;
-		return rfd;
-	}
-	close(rfd);
-
-	err = reader_ns_init(pid, &init);
-	if (err < 0)
-		return err;
-	pfd = proc_dir_open(init);
-	if (pfd < 0)
-		return pfd;
-	if (fstatat(pfd, "ns/pid", &in, 0) < 0 || !same_ns(&in, &rd)) {
-		close(pfd);
-		return -ESRCH;
-	}
-	*host = false;
-	return pfd;
-}
-
-/* Start time of the process at pfd, in clock ticks after boot: field 22 of stat. */
-static int misc_start_ticks(int pfd, uint64_t *ticks)
-{
-	char buf[2048]; /* 52 fields of at most 20 digits and a 64-byte comm */
-	ssize_t n;
-	int fd;
-
-	fd = openat(pfd, "stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	do {
-		n = read(fd, buf, sizeof(buf) - 1);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		n = -errno;
-	close(fd);
-	if (n <= 0)
-		return n == 0 ? -ESRCH : (int)n;
-	return reader_parse_start_time(buf, (size_t)n, ticks);
-}
-
 struct uptime_args {
 	double age, idle;
 };
@@ -170,13 +90,13 @@ static ssize_t uptime_render(const struct worker_ctx *w, const void *arg, char *
 int file_uptime(struct worker_ctx *w, pid_t pid)
 {
 	struct uptime_args a;
+	struct ident_init init;
 	char path[PATH_MAX];
-	uint64_t start = 0, busy_ns = 0;
+	uint64_t busy_ns = 0;
 	struct timespec now;
-	bool host = false;
 	long hz;
 	ssize_t n;
-	int pfd, err;
+	int err;
 
 	n = misc_host(w, "/proc/uptime");
 	if (n < 0)
@@ -184,22 +104,14 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 	if (misc_virt_off(w))
 		return worker_copy_host(w);
 
-	pfd = misc_init_open(pid, &host);
-	if (pfd < 0) {
-		misc_fallback("uptime", "pid namespace init", pid, NULL, pfd);
-		return worker_copy_host(w);
-	}
-	if (host) {
-		/* the host's own init is the host: its uptime is the real one */
-		close(pfd);
-		return worker_copy_host(w);
-	}
-	err = misc_start_ticks(pfd, &start);
-	close(pfd);
+	err = ident_init(w, pid, &init);
 	if (err < 0) {
-		misc_fallback("uptime", "init start time", pid, NULL, err);
+		misc_fallback("uptime", "pid namespace init", pid, NULL, err);
 		return worker_copy_host(w);
 	}
+	/* the host's own init is the host: its uptime is the real one */
+	if (init.host)
+		return worker_copy_host(w);
 	hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) < 0) {
 		misc_fallback("uptime", "clock", pid, NULL, -EINVAL);
@@ -216,7 +128,7 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 		}
 	}
 
-	a.age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - (double)start / (double)hz;
+	a.age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - (double)init.start_ticks / (double)hz;
 	a.idle = a.age - (double)busy_ns / 1e9;
 	return worker_render(w, uptime_render, &a, 64);
 }

@@ -128,7 +128,8 @@ static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 	return 0;
 }
 
-int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
+/* The key of the init of reader pid's pid namespace, through SNAP_PID. 0 or -errno. */
+static int ident_init_key(struct worker_ctx *w, pid_t pid, struct proc_key *init)
 {
 	uint64_t ttl = worker_ttl_ns(w);
 	struct proc_key key;
@@ -152,12 +153,25 @@ int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
 		return err;
 	if (len != sizeof(pv))
 		return -EIO;
+	*init = pv.init;
+	return 0;
+}
 
-	snap_hash(&pv.init, sizeof(pv.init), &sk);
-	snprintf(label, sizeof(label), "init %d", pv.init.pid);
-	err = snap_get(&w->shm, SNAP_CONT, &sk, label, ttl, fill_cont,
-	               &(struct cont_fill){.w = w, .init = &pv.init}, out, sizeof(*out), &len,
-	               &w->who);
+int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
+{
+	struct proc_key init;
+	struct snap_key sk;
+	char label[64];
+	size_t len;
+	int err;
+
+	err = ident_init_key(w, pid, &init);
+	if (err < 0)
+		return err;
+	snap_hash(&init, sizeof(init), &sk);
+	snprintf(label, sizeof(label), "init %d", init.pid);
+	err = snap_get(&w->shm, SNAP_CONT, &sk, label, worker_ttl_ns(w), fill_cont,
+	               &(struct cont_fill){.w = w, .init = &init}, out, sizeof(*out), &len, &w->who);
 	if (err < 0)
 		return err;
 	if (len != sizeof(*out))
@@ -165,5 +179,82 @@ int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out)
 	/* Values in shm are untrusted: every path must end inside its buffer. */
 	for (int c = 0; c <= CG_NCTRL; c++)
 		out->path[c][IDENT_PATH_MAX] = '\0';
+	return 0;
+}
+
+/* SNAP_PID value under an init's start key: what uptime needs of it. */
+struct start_value {
+	uint64_t start_ticks;
+	uint32_t host;
+	uint32_t pad;
+};
+
+_Static_assert(sizeof(struct start_value) <= SNAP_PID_VALUE, "start value outgrew its table");
+
+/* Its own key in SNAP_PID: the init's key, told from a reader's by the tag. */
+struct start_key {
+	char tag[8];
+	struct proc_key init;
+};
+
+static int fill_start(void *ctx, void *value, size_t size, size_t *len)
+{
+	const struct proc_key *init = ctx;
+	struct start_value v = {0};
+	struct proc_key now;
+	struct stat self, ns;
+	char path[32];
+	int pfd, err;
+
+	if (size < sizeof(v))
+		return -ENOSPC;
+	if (stat("/proc/self/ns/pid", &self) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d", init->pid);
+	pfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/* Through this fd we read the very process the key names, or nothing. */
+	err = proc_key_of(pfd, "", init->pid, &now);
+	if (err == 0 && (now.ino != init->ino || now.ctime_ns != init->ctime_ns))
+		err = -ESRCH;
+	if (err == 0 && fstatat(pfd, "ns/pid", &ns, 0) < 0)
+		err = errno == ENOENT ? -ESRCH : -errno;
+	if (err == 0)
+		err = reader_start_time(pfd, &v.start_ticks);
+	close(pfd);
+	if (err < 0)
+		return err;
+	/* An "init" in our own pid namespace is a host process: the host's uptime. */
+	v.host = ns.st_dev == self.st_dev && ns.st_ino == self.st_ino;
+	memcpy(value, &v, sizeof(v));
+	*len = sizeof(v);
+	return 0;
+}
+
+int ident_init(struct worker_ctx *w, pid_t pid, struct ident_init *out)
+{
+	struct start_key k = {.tag = "start"};
+	struct start_value v;
+	struct snap_key sk;
+	char label[64];
+	size_t len;
+	int err;
+
+	err = ident_init_key(w, pid, &k.init);
+	if (err < 0)
+		return err;
+	/* An init's start and namespace never change: kept as long as it lives. */
+	snap_hash(&k, sizeof(k), &sk);
+	snprintf(label, sizeof(label), "start %d", k.init.pid);
+	err = snap_get(&w->shm, SNAP_PID, &sk, label, worker_ttl_ns(w) ? UINT64_MAX : 0,
+	               fill_start, &k.init, &v, sizeof(v), &len, &w->who);
+	if (err < 0)
+		return err;
+	if (len != sizeof(v))
+		return -EIO;
+	out->pid = k.init.pid;
+	out->host = v.host != 0;
+	out->start_ticks = v.start_ticks;
 	return 0;
 }

@@ -12,6 +12,8 @@
 #define LXCFS_IDENT_H
 
 #include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "workers/cgroup.h"
@@ -30,5 +32,18 @@ struct worker_ctx;
 
 /* The container paths of reader pid. Returns 0, -ESRCH (gone), or -errno. */
 int ident_resolve(struct worker_ctx *w, pid_t pid, struct cont_paths *out);
+
+/* The init of a reader's pid namespace, as its container's uptime needs it. */
+struct ident_init {
+	pid_t pid;            /* its pid here */
+	bool host;            /* the reader is in our own pid namespace: it is the host */
+	uint64_t start_ticks; /* its start, in clock ticks after boot */
+};
+
+/*
+ * The init of reader pid's pid namespace, kept as long as it lives (its start
+ * and namespace never change). Returns 0, -ESRCH (gone), or -errno.
+ */
+int ident_init(struct worker_ctx *w, pid_t pid, struct ident_init *out);
 
 #endif

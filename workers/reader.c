@@ -214,8 +214,7 @@ int reader_parse_start_time(const char *text, size_t len, uint64_t *ticks)
 	return 0;
 }
 
-/* Start time of the process at pfd in clock ticks since boot: field 22 of stat. */
-static int proc_start_time(int pfd, uint64_t *start)
+int reader_start_time(int pfd, uint64_t *start)
 {
 	char buf[4096]; /* ~52 numeric fields and a comm of at most 64 bytes */
 	ssize_t n;
@@ -381,7 +380,7 @@ static int ns_cache_lookup(const struct ns_id *ns, pid_t *init)
 	if (pfd >= 0) {
 		struct ns_id id = {0};
 
-		if (proc_ns(pfd, &id) == 0 && ns_eq(&id, ns) && proc_start_time(pfd, &start) == 0 &&
+		if (proc_ns(pfd, &id) == 0 && ns_eq(&id, ns) && reader_start_time(pfd, &start) == 0 &&
 		    start == e.start) {
 			*init = e.init;
 			return pfd;
@@ -402,7 +401,7 @@ static void ns_cache_store(const struct ns_id *ns, pid_t init, int pfd)
 	struct ns_cache_entry e = {.used = true, .ns = *ns, .init = init};
 	int slot = -1;
 
-	if (proc_start_time(pfd, &e.start) < 0)
+	if (reader_start_time(pfd, &e.start) < 0)
 		return;
 	pthread_mutex_lock(&reader_lock);
 	for (int i = 0; i < READER_CACHE_SIZE; i++) {

@@ -34,6 +34,9 @@ int reader_init_open(pid_t pid, pid_t *init);
  */
 int reader_parse_start_time(const char *text, size_t len, uint64_t *ticks);
 
+/* Start time of the process whose /proc directory is pfd, in clock ticks after boot. 0 or -errno. */
+int reader_start_time(int pfd, uint64_t *ticks);
+
 /*
  * The container cgroup of reader pid for controller c (see the rules above),
  * written to out. Returns 0 or -errno.

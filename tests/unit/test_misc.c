@@ -858,7 +858,7 @@ static void test_files_host_reader(void)
 static void test_uptime_new_pidns(void)
 {
 	struct worker_ctx w;
-	double age = -1, idle = -1;
+	double age = -1, idle = -1, age2 = -1, idle2 = -1;
 	pid_t c, init = -1;
 	int p[2];
 
@@ -904,6 +904,31 @@ static void test_uptime_new_pidns(void)
 	CHECK(sscanf(out_text(&w), "%lf %lf", &age, &idle) == 2);
 	CHECK(age >= 0 && age < 30);
 	CHECK(idle >= 0 && idle <= age);
+	worker_teardown(&w);
+
+	/*
+	 * With a TTL the init's start is kept: the reader's entry and its init's
+	 * start are stored once, and a later read finds them (no new entry).
+	 */
+	if (test_worker_init(&w, 60000) < 0)
+		abort();
+	CHECK_EQ_U64(file_uptime(&w, init), 0);
+	CHECK_EQ_U64(snap_count(&w.shm, SNAP_PID), 2);
+	CHECK_EQ_U64(file_uptime(&w, init), 0);
+	CHECK_EQ_U64(snap_count(&w.shm, SNAP_PID), 2);
+	CHECK(sscanf(out_text(&w), "%lf %lf", &age2, &idle2) == 2);
+	CHECK(age2 >= age && age2 < age + 30);
+	/* our own pid namespace: the host's uptime */
+	CHECK_EQ_U64(file_uptime(&w, getpid()), 0);
+	CHECK(sscanf(out_text(&w), "%lf %lf", &age2, &idle2) == 2);
+	{
+		char host[128];
+		double host_age = -1;
+
+		CHECK(slurp("/proc/uptime", host, sizeof(host)) &&
+		      sscanf(host, "%lf", &host_age) == 1);
+		CHECK(age2 <= host_age && age2 > host_age - 5);
+	}
 	worker_teardown(&w);
 
 	kill(init, SIGKILL);
