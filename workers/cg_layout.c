@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "workers/cgroup.h"
+#include "workers/procfs.h"
 
 /* Fields before "-" are at least 6 plus optional ones; more than this is not mountinfo. */
 #define MI_MAX_FIELDS 64
@@ -218,45 +219,13 @@ out:
 
 int cg_layout_detect(struct cg_layout *out)
 {
-	size_t cap = 16384, len = 0;
-	char *buf, *nbuf;
-	int fd, ret;
+	struct fbuf b = {0};
+	ssize_t n;
+	int ret;
 
-	fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	/* A seq_file: read to EOF, growing the buffer on hosts with many mounts. */
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			nbuf = realloc(buf, cap * 2);
-			if (!nbuf) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = nbuf;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	ret = cg_layout_parse(buf, len, out);
-out:
-	free(buf);
-	close(fd);
+	/* A seq_file, read to its end: hosts with many mounts have a long one. */
+	n = procfs_read(AT_FDCWD, "/proc/self/mountinfo", &b);
+	ret = n < 0 ? (int)n : cg_layout_parse(b.data, (size_t)n, out);
+	free(b.data);
 	return ret;
 }
