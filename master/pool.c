@@ -490,31 +490,33 @@ void pool_on_wake(struct pool *p)
 	flush_pending(p);
 }
 
+/* /proc/<pid>/<name> of one of our workers into buf (empty if unreadable). */
+static void worker_proc_text(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+}
+
 /* What a stuck worker is doing, for the log line: its state and kernel wait channel. */
 static const char *worker_where(pid_t pid, char *buf, size_t size, char *state_out)
 {
-	char path[64], wchan[64] = "?", stat[512];
+	char wchan[64], stat[512];
 	char state = '?', *rp;
-	ssize_t n;
-	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/wchan", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, wchan, sizeof(wchan) - 1);
-		wchan[n > 0 ? n : 0] = '\0';
-		close(fd);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, stat, sizeof(stat) - 1);
-		stat[n > 0 ? n : 0] = '\0';
-		close(fd);
-		rp = strrchr(stat, ')');
-		if (rp && rp[1] == ' ')
-			state = rp[2];
-	}
+	worker_proc_text(pid, "wchan", wchan, sizeof(wchan));
+	worker_proc_text(pid, "stat", stat, sizeof(stat));
+	rp = strrchr(stat, ')');
+	if (rp && rp[1] == ' ')
+		state = rp[2];
 	snprintf(buf, size, "state %c, waiting in %s", state, wchan[0] ? wchan : "-");
 	*state_out = state;
 	return buf;
