@@ -500,7 +500,7 @@ static void dr_usage(const char *prog)
 	fprintf(stderr,
 	        "usage: %s --cgroup DIR [--cgroup DIR]... --count N [--limit-mb MB] [--cpu C]\n"
 	        "          [--expect-prefix STR]\n"
-	        "then on stdin: warm N RATE PATH | run N SECONDS RATE PATH | quit\n",
+	        "then on stdin: warm N RATE PATH [nocheck] | run N SECONDS RATE PATH [nocheck] | quit\n",
 	        prog);
 	exit(2);
 }
