@@ -28,6 +28,7 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	    [SNAP_LOAD] = SNAP_LOAD_VALUE,
 	    [SNAP_PATH] = SNAP_PATH_VALUE,
 	    [SNAP_CPU] = SNAP_CPU_VALUE,
+	    [SNAP_PSI] = SNAP_PSI_VALUE,
 	};
 	uint64_t off;
 
@@ -39,11 +40,15 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	off = ALIGN_UP(g->off_chunk_meta + (uint64_t)sz->nchunks * sizeof(struct shm_chunk), 4096);
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		struct snap_table_desc *d = &g->tables[t];
-		/* A container's cpuset and its CFS quota are two entries of SNAP_CPU. */
+		/*
+		 * A container's cpuset and its CFS quota are two entries of SNAP_CPU,
+		 * its three pressure files three of SNAP_PSI.
+		 */
 		uint32_t cap = t == SNAP_PID    ? sz->max_pids
 			       : t == SNAP_HOST ? SNAP_HOST_ENTRIES
 			       : t == SNAP_PATH ? SNAP_PATH_ENTRIES
 			       : t == SNAP_CPU  ? 2 * sz->max_cgroups
+			       : t == SNAP_PSI  ? 3 * sz->max_cgroups
 						: sz->max_cgroups;
 
 		memset(d, 0, sizeof(*d));

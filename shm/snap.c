@@ -57,7 +57,7 @@ const char *snap_table_name(enum snap_table_id t)
 	static const char *const names[SNAP_NTABLES] = {
 		[SNAP_PID] = "pid",   [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
 		[SNAP_HOST] = "host", [SNAP_LOAD] = "loadavg",   [SNAP_STAT] = "stat",
-		[SNAP_CPU] = "cpu",   [SNAP_ACCT] = "cputime",
+		[SNAP_CPU] = "cpu",   [SNAP_ACCT] = "cputime",   [SNAP_PSI] = "pressure",
 		[SNAP_PATH] = "sysfs",
 	};
 

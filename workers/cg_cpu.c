@@ -57,7 +57,7 @@ static int cgc_cpuset_level(int dirfd, int version, struct fbuf *b, struct cpuse
 		ssize_t n;
 		int ret;
 
-		n = procfs_read(dirfd, names[i], b);
+		n = cg_read_text(dirfd, names[i], b);
 		if (n == -ENOENT)
 			continue;
 		if (n < 0)
@@ -288,14 +288,14 @@ static int cgc_cpuacct_percpu(int dirfd, struct fbuf *b, struct cg_cpuacct *out)
 	ssize_t n;
 	int ret;
 
-	n = procfs_read(dirfd, "cpuacct.stat", b);
+	n = cg_read_text(dirfd, "cpuacct.stat", b);
 	if (n < 0)
 		return (int)n;
 	ret = cgc_parse_cpuacct_stat(b->data, (size_t)n, &user, &system);
 	if (ret < 0)
 		return ret;
 
-	n = procfs_read(dirfd, "cpuacct.usage_percpu", b);
+	n = cg_read_text(dirfd, "cpuacct.usage_percpu", b);
 	if (n < 0)
 		return (int)n;
 	for (p = b->data, end = b->data + n; cgc_token(&p, end, &tok, &tlen); ncpus++) {
@@ -332,7 +332,7 @@ int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacc
 	if (ret < 0)
 		goto out;
 
-	n = procfs_read(fd, "cpuacct.usage_all", &b);
+	n = cg_read_text(fd, "cpuacct.usage_all", &b);
 	if (n == -ENOENT)
 		ret = cgc_cpuacct_percpu(fd, &b, out);
 	else if (n < 0)
@@ -393,7 +393,7 @@ int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cp
 	fd = cg_open(root_fd, path);
 	if (fd < 0)
 		return fd;
-	n = procfs_read(fd, "cpu.stat", &b);
+	n = cg_read_text(fd, "cpu.stat", &b);
 	ret = n < 0 ? (int)n : cg_parse_cpu_stat(b.data, (size_t)n, out);
 	close(fd);
 	free(b.data);

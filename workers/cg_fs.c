@@ -9,6 +9,7 @@
 
 #include "workers/cg_fs.h"
 #include "workers/cgroup.h"
+#include "workers/procfs.h"
 
 unsigned long cg_files_read;
 
@@ -150,6 +151,12 @@ ssize_t cg_read_small(int dirfd, const char *name, char *buf, size_t size)
 	if ((size_t)n == size)
 		return -EFBIG;
 	return n;
+}
+
+ssize_t cg_read_text(int dirfd, const char *name, struct fbuf *b)
+{
+	cg_files_read++;
+	return procfs_read(dirfd, name, b);
 }
 
 int cg_parse_u64(const char *s, size_t len, uint64_t *out)

@@ -33,6 +33,14 @@ int cg_open(int root_fd, const char *path);
  */
 ssize_t cg_read_small(int dirfd, const char *name, char *buf, size_t size);
 
+struct fbuf;
+
+/*
+ * Read file name in dirfd whole into b, however long (seq_files of many
+ * lines). Returns the length or -errno. Counts toward cg_files_read.
+ */
+ssize_t cg_read_text(int dirfd, const char *name, struct fbuf *b);
+
 /* Decimal digits only: no sign, no blanks, no overflow. 0 or -EINVAL. */
 int cg_parse_u64(const char *s, size_t len, uint64_t *out);
 

@@ -6,7 +6,7 @@
  * openat() from the root, so no absolute path is built and no ".." or symlink
  * can lead out of the hierarchy. The files here can be long (a tasks file
  * lists every thread, io.stat every device), so each is read to EOF into a
- * growing buffer with procfs_read(); cgroupfs serves them as seq_files, which
+ * growing buffer with cg_read_text(); cgroupfs serves them as seq_files, which
  * continue one text across reads.
  */
 #include <dirent.h>
@@ -244,7 +244,7 @@ static int blkio_read_set(int dirfd, const struct blkio_file *set, size_t nfiles
                           struct fbuf *b, struct io_table *t)
 {
 	for (size_t i = 0; i < nfiles; i++) {
-		ssize_t len = procfs_read(dirfd, set[i].name, b);
+		ssize_t len = cg_read_text(dirfd, set[i].name, b);
 		int ret;
 
 		if (len == -ENOENT && i == 0)
@@ -280,7 +280,7 @@ int cg_read_io(int root_fd, int version, const char *path, struct io_dev_stats *
 	}
 
 	if (version == 2) {
-		ssize_t len = procfs_read(dirfd, "io.stat", &b);
+		ssize_t len = cg_read_text(dirfd, "io.stat", &b);
 
 		if (len == -ENOENT)
 			ret = -EOPNOTSUPP; /* io not enabled for this cgroup */
@@ -355,7 +355,7 @@ static int tw_count(struct task_walk *tw, int dirfd)
 	const char *p, *end;
 	ssize_t len;
 
-	len = procfs_read(dirfd, tw->file, &tw->buf);
+	len = cg_read_text(dirfd, tw->file, &tw->buf);
 	if (len < 0)
 		return (int)len;
 	p = tw->buf.data;
@@ -510,7 +510,7 @@ int cg_read_cpu_usage(int root_fd, int version, const char *path, uint64_t *usag
 	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
-	len = procfs_read(dirfd, version == 1 ? "cpuacct.usage" : "cpu.stat", &b);
+	len = cg_read_text(dirfd, version == 1 ? "cpuacct.usage" : "cpu.stat", &b);
 	if (len < 0) {
 		ret = (int)len;
 		goto out;
@@ -544,7 +544,7 @@ ssize_t cg_read_file(int root_fd, const char *path, const char *name, struct fbu
 	dirfd = cg_open(root_fd, path);
 	if (dirfd < 0)
 		return dirfd;
-	len = procfs_read(dirfd, name, b);
+	len = cg_read_text(dirfd, name, b);
 	close(dirfd);
 	return len;
 }

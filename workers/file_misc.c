@@ -294,7 +294,7 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
 {
 	char host_path[32], name[32], path[PATH_MAX];
 	ssize_t n;
-	int root, err;
+	int err;
 
 	if (!which ||
 	    (strcmp(which, "cpu") != 0 && strcmp(which, "io") != 0 && strcmp(which, "memory") != 0))
@@ -311,12 +311,11 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
 		return misc_serve_host(w, host_path);
 	}
 	/* On a hybrid host no controller's root is the unified mount: it has its own fd. */
-	root = w->unified_fd;
-	if (root < 0) {
+	if (w->unified_fd < 0) {
 		misc_fallback("pressure", "open unified mount", pid, NULL, -EBADF);
 		return misc_serve_host(w, host_path);
 	}
-	n = cg_read_file(root, path, name, &w->host);
+	n = snap_pressure(w, path, name);
 	if (n > 0)
 		return worker_copy_host(w);
 	/* a kernel without PSI per cgroup, or cgroup.pressure 0, has no file to show */

@@ -48,6 +48,13 @@ int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out)
 /* v2 cpu.stat totals of the cgroup at path. 0 or -errno. */
 int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out);
 
+/*
+ * Pressure file name (cpu.pressure, io.pressure, memory.pressure) of the
+ * cgroup at path in the unified hierarchy, into w->host. Its length, -ENOENT
+ * or -EOPNOTSUPP where the cgroup has none, or -errno.
+ */
+ssize_t snap_pressure(struct worker_ctx *w, const char *path, const char *name);
+
 /* CPU time of the cgroup at path in the cpuacct hierarchy (v1 cpuacct.usage, v2 cpu.stat). */
 int snap_cpu_usage(struct worker_ctx *w, const char *path, uint64_t *usage_ns);
 

@@ -794,8 +794,11 @@ static void test_meminfo(struct worker_ctx *w)
 
 	/* Within the TTL a read of any of these is lookups and a render: no cgroupfs file. */
 	{
-		static const int hot[] = {LX_FILE_MEMINFO, LX_FILE_CPUINFO,    LX_FILE_STAT,
-		                          LX_FILE_UPTIME,  LX_FILE_CPU_ONLINE, LX_FILE_SWAPS};
+		static const int hot[] = {LX_FILE_MEMINFO,      LX_FILE_CPUINFO,
+		                          LX_FILE_STAT,         LX_FILE_UPTIME,
+		                          LX_FILE_CPU_ONLINE,   LX_FILE_SWAPS,
+		                          LX_FILE_PRESSURE_CPU, LX_FILE_PRESSURE_IO,
+		                          LX_FILE_PRESSURE_MEMORY};
 		unsigned long files;
 
 		for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]); i++)
@@ -807,6 +810,16 @@ static void test_meminfo(struct worker_ctx *w)
 			free(got);
 		}
 		CHECK_EQ_U64(cg_files_read - files, 0);
+
+		/* A cgroup without pressure files is remembered as such too. */
+		seed_reader_paths(w, BAD);
+		free(serve(w, LX_FILE_PRESSURE_CPU, 65536));
+		files = cg_files_read;
+		got = serve(w, LX_FILE_PRESSURE_CPU, 65536);
+		CHECK(got && strncmp(got, "some ", 5) == 0);
+		free(got);
+		CHECK_EQ_U64(cg_files_read - files, 0);
+		seed_reader_paths(w, APP);
 	}
 
 	w->shm.hdr->config.cache_ttl_ms = ttl;
