@@ -45,6 +45,7 @@
 #define SNAP_PATH_VALUE   512   /* struct sysfs_node: a type and a path of at most 400 bytes */
 #define SNAP_CPU_VALUE    1088  /* a cpuset of CPUSET_MAX bits and a header */
 #define SNAP_PSI_VALUE    256   /* a pressure file: two lines of four figures */
+#define SNAP_IO_VALUE     1024  /* I/O figures of up to 9 devices (more: read live) */
 #define SNAP_PATH_ENTRIES 65536 /* a 1024-CPU host's tree, with room to spare */
 #define SNAP_HOST_ENTRIES 32
 #define SHM_RING_SLOTS    256 /* per ring, a power of two */

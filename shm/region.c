@@ -29,6 +29,7 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	    [SNAP_PATH] = SNAP_PATH_VALUE,
 	    [SNAP_CPU] = SNAP_CPU_VALUE,
 	    [SNAP_PSI] = SNAP_PSI_VALUE,
+	    [SNAP_IO] = SNAP_IO_VALUE,
 	};
 	uint64_t off;
 

@@ -58,6 +58,7 @@ const char *snap_table_name(enum snap_table_id t)
 		[SNAP_PID] = "pid",   [SNAP_CONT] = "container", [SNAP_MEM] = "memory",
 		[SNAP_HOST] = "host", [SNAP_LOAD] = "loadavg",   [SNAP_STAT] = "stat",
 		[SNAP_CPU] = "cpu",   [SNAP_ACCT] = "cputime",   [SNAP_PSI] = "pressure",
+		[SNAP_IO] = "io",
 		[SNAP_PATH] = "sysfs",
 	};
 

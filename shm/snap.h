@@ -35,6 +35,7 @@ enum snap_table_id {
 	SNAP_CPU,  /* (hierarchy, cgroup path) -> its effective cpuset, or its CFS quota in CPUs */
 	SNAP_ACCT, /* (hierarchy, cgroup path) -> its CPU time: v1 per CPU, v2 totals */
 	SNAP_PSI,  /* (file, unified cgroup path) -> its pressure text, or that it has none */
+	SNAP_IO,   /* (hierarchy, cgroup path) -> its I/O figures per device */
 	SNAP_NTABLES,
 };
 

@@ -195,6 +195,20 @@ static int misc_read_io(struct worker_ctx *w, const char *path, struct io_dev_st
 	size_t max = MISC_DEVS_FIRST;
 	int err;
 
+	/* The snapshot's copy, unless the cgroup used more devices than it keeps. */
+	*devs = calloc(max, sizeof(**devs));
+	if (!*devs)
+		return -ENOMEM;
+	err = snap_io(w, path, *devs, max, ndevs);
+	if (err != -ENOSPC) {
+		if (err < 0) {
+			free(*devs);
+			*devs = NULL;
+		}
+		return err;
+	}
+	free(*devs);
+	*devs = NULL;
 	for (;;) {
 		struct io_dev_stats *d = calloc(max, sizeof(*d));
 

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "proc_render/cpu.h"
+#include "proc_render/misc.h"
 #include "proc_render/render.h"
 #include "shm/snap.h"
 #include "workers/cgroup.h"
@@ -54,6 +55,14 @@ int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *ou
  * or -EOPNOTSUPP where the cgroup has none, or -errno.
  */
 ssize_t snap_pressure(struct worker_ctx *w, const char *path, const char *name);
+
+/*
+ * I/O figures of the cgroup at path in the blkio hierarchy, per device, into
+ * devs (room for max). 0, -ENOSPC when they do not fit here or in the
+ * snapshot (the caller reads them live with room for more), or -errno.
+ */
+int snap_io(struct worker_ctx *w, const char *path, struct io_dev_stats *devs, size_t max,
+            size_t *ndevs);
 
 /* CPU time of the cgroup at path in the cpuacct hierarchy (v1 cpuacct.usage, v2 cpu.stat). */
 int snap_cpu_usage(struct worker_ctx *w, const char *path, uint64_t *usage_ns);

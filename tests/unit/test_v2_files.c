@@ -513,6 +513,12 @@ static void test_diskstats(struct worker_ctx *w)
 	                       " 259       0 nvme0n1 2 0 16 0 10 0 80 0 0 0 0 1 0 2048 0 0 0\n"
 	                       " 253       0 dm-0 300 0 4096 0 80 0 2048 0 0 0 0 0 0 0 0 0 0\n");
 
+	/* twelve devices, more than the snapshot keeps: read live, every one */
+	as_reader(w, "/lxc.payload.disks");
+	CHECK(file_diskstats(w, self) == 0);
+	CHECK_STR(out_text(w), "   8       0 sda 2 0 2048 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+	                       " 259       0 nvme0n1 0 0 0 0 2 0 16 0 0 0 0 0 0 0 0 0 0\n");
+
 	as_reader(w, BAD); /* rbytes=12x */
 	CHECK(file_diskstats(w, self) == 0);
 	check_host_copy(w, "proc/diskstats", "diskstats of bad (malformed io.stat)");
@@ -798,7 +804,7 @@ static void test_meminfo(struct worker_ctx *w)
 		                          LX_FILE_STAT,         LX_FILE_UPTIME,
 		                          LX_FILE_CPU_ONLINE,   LX_FILE_SWAPS,
 		                          LX_FILE_PRESSURE_CPU, LX_FILE_PRESSURE_IO,
-		                          LX_FILE_PRESSURE_MEMORY};
+		                          LX_FILE_PRESSURE_MEMORY, LX_FILE_DISKSTATS};
 		unsigned long files;
 
 		for (size_t i = 0; i < sizeof(hot) / sizeof(hot[0]); i++)
