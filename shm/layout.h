@@ -43,7 +43,6 @@
 #define SNAP_MEM_VALUE    512
 #define SNAP_LOAD_VALUE   512
 #define SNAP_PATH_VALUE   512   /* struct sysfs_node: a type and a path of at most 400 bytes */
-#define SNAP_CPU_VALUE    1088  /* a cpuset of CPUSET_MAX bits and a header */
 #define SNAP_PSI_VALUE    256   /* a pressure file: two lines of four figures */
 #define SNAP_IO_VALUE     1024  /* I/O figures of up to 9 devices (more: read live) */
 #define SNAP_PATH_ENTRIES 65536 /* a 1024-CPU host's tree, with room to spare */
@@ -177,6 +176,8 @@ struct shm_sizes {
 
 /* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */
 #define SNAP_STAT_FIELDS      10
+/* A cpuset of the host's CPUs (a word per 64) and a header; a CFS quota fits too. */
+#define SNAP_CPU_VALUE(cpus) (8 + ((uint64_t)(cpus) + 63) / 64 * 8)
 /* CPU time per CPU (user, system) and totals: 16 bytes a CPU and a header. */
 #define SNAP_ACCT_VALUE(cpus) (64 + (uint64_t)(cpus) * 16)
 #define SNAP_STAT_VALUE(cpus) (((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))

@@ -27,7 +27,6 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	    [SNAP_MEM] = SNAP_MEM_VALUE,
 	    [SNAP_LOAD] = SNAP_LOAD_VALUE,
 	    [SNAP_PATH] = SNAP_PATH_VALUE,
-	    [SNAP_CPU] = SNAP_CPU_VALUE,
 	    [SNAP_PSI] = SNAP_PSI_VALUE,
 	    [SNAP_IO] = SNAP_IO_VALUE,
 	};
@@ -56,6 +55,7 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 		d->value_size = t == SNAP_HOST   ? sz->host_size
 		                : t == SNAP_STAT ? (uint32_t)SNAP_STAT_VALUE(sz->host_cpus)
 		                : t == SNAP_ACCT ? (uint32_t)SNAP_ACCT_VALUE(sz->host_cpus)
+		                : t == SNAP_CPU  ? (uint32_t)SNAP_CPU_VALUE(sz->host_cpus)
 		                                 : fixed_value[t];
 		d->off = off;
 		off = ALIGN_UP(

@@ -15,14 +15,19 @@
 #include "workers/snapshot.h"
 #include "workers/worker.h"
 
-/* SNAP_CPU value of a cpuset: every CPU, or the set. */
+/*
+ * SNAP_CPU value of a cpuset: every CPU, or the set's words up to its highest
+ * CPU. The table has room for the CPUs the host had at start; a set that
+ * names a CPU beyond them is read live.
+ */
 struct cpuset_value {
-	uint32_t all; /* no level sets one (-ENODATA) */
-	uint32_t pad;
-	struct cpuset set;
+	uint32_t all;    /* no level sets one (-ENODATA) */
+	uint32_t nwords; /* words of bits that follow */
+	uint64_t bits[];
 };
 
-_Static_assert(sizeof(struct cpuset_value) <= SNAP_CPU_VALUE, "cpuset outgrew its table");
+_Static_assert(sizeof(struct cpuset_value) + sizeof(uint64_t) <= SNAP_CPU_VALUE(1),
+               "a one-CPU cpuset outgrew its table");
 
 /*
  * SNAP_ACCT value of v1 cpuacct: the total, then user and system time of CPUs
@@ -38,41 +43,62 @@ struct acct_value {
 struct cpu_fill {
 	struct worker_ctx *w;
 	const char *path;
-	void *scratch; /* fill_acct: where cg_read_cpuacct reads to */
+	void *scratch; /* where cg_read_cpuset or cg_read_cpuacct reads to */
 };
 
 static int fill_cpuset(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct cpu_fill *f = ctx;
-	struct cpuset_value v = {0};
+	struct cpuset *set = f->scratch;
+	struct cpuset_value *v = value;
+	uint32_t nwords = 0;
 	int err;
 
-	if (size < sizeof(v))
-		return -ENOSPC;
 	err = cg_read_cpuset(f->w->root_fd[CG_CPUSET], f->w->layout.ctrl[CG_CPUSET].version,
-	                     f->path, &v.set);
-	if (err == -ENODATA)
-		v.all = 1;
-	else if (err < 0)
+	                     f->path, set);
+	if (err < 0 && err != -ENODATA)
 		return err;
-	memcpy(value, &v, sizeof(v));
-	*len = sizeof(v);
+	if (err == 0)
+		for (uint32_t i = 0; i < CPUSET_MAX / 64; i++)
+			if (set->bits[i])
+				nwords = i + 1;
+	if (sizeof(*v) + nwords * sizeof(uint64_t) > size)
+		return -ENOSPC;
+	v->all = err == -ENODATA;
+	v->nwords = nwords;
+	memcpy(v->bits, set->bits, nwords * sizeof(uint64_t));
+	*len = sizeof(*v) + nwords * sizeof(uint64_t);
 	return 0;
 }
 
 int snap_cpuset(struct worker_ctx *w, const char *path, struct cpuset *out)
 {
-	struct cpuset_value v;
-	ssize_t n = snap_cgroup(w, SNAP_CPU, "cpuset", CG_CPUSET, path, fill_cpuset,
-	                        &(struct cpu_fill){.w = w, .path = path}, &v, sizeof(v));
+	size_t room = SNAP_CPU_VALUE(w->shm.hdr->host_cpus);
+	struct cpuset_value *v = w->cpuset_value;
+	ssize_t n;
+	int err;
 
+	if (!v) {
+		v = w->cpuset_value = malloc(room);
+		if (!v)
+			return -ENOMEM;
+	}
+	n = snap_cgroup(w, SNAP_CPU, "cpuset", CG_CPUSET, path, fill_cpuset,
+	                &(struct cpu_fill){.w = w, .path = path, .scratch = out}, v, room);
+	if (n == -ENOSPC) { /* a CPU beyond those at start: read it live */
+		err = cg_read_cpuset(w->root_fd[CG_CPUSET], w->layout.ctrl[CG_CPUSET].version, path,
+		                     out);
+		return err;
+	}
 	if (n < 0)
 		return (int)n;
-	if (n != sizeof(v))
+	if ((size_t)n < sizeof(*v) || v->nwords > CPUSET_MAX / 64 ||
+	    (size_t)n != sizeof(*v) + v->nwords * sizeof(uint64_t))
 		return -EIO;
-	if (v.all)
+	if (v->all)
 		return -ENODATA;
-	*out = v.set;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->bits, v->bits, v->nwords * sizeof(uint64_t));
 	return 0;
 }
 

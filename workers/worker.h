@@ -30,6 +30,7 @@ struct worker_ctx {
 	struct fbuf out;     /* rendered content */
 	struct snap_who who; /* our name on snapshot leases, our counters */
 	void *acct_value;    /* a SNAP_ACCT value's room, allocated on first use */
+	void *cpuset_value;  /* a SNAP_CPU cpuset's room, likewise */
 
 	/*
 	 * Where host files are read: "" on a host, a fixture folder in tests

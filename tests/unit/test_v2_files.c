@@ -46,6 +46,7 @@
 #include "workers/files.h"
 #include "workers/files_misc.h"
 #include "workers/ident.h"
+#include "workers/snapshot.h"
 #include "workers/worker.h"
 
 #define V2HOST "tests/fixtures/v2host"
@@ -530,6 +531,28 @@ static void test_diskstats(struct worker_ctx *w)
 	check_host_copy(w, "proc/diskstats", "diskstats of the root cgroup");
 }
 
+/*
+ * The snapshot keeps a cpuset in words up to the CPUs the host had at start
+ * (64 in the test region); a set naming a later CPU is read live, whole.
+ */
+static void test_cpuset_beyond_start(struct worker_ctx *w)
+{
+	uint32_t ttl = w->shm.hdr->config.cache_ttl_ms;
+	struct cpuset set;
+
+	w->shm.hdr->config.cache_ttl_ms = 3600 * 1000;
+	for (int pass = 0; pass < 2; pass++) {
+		CHECK(snap_cpuset(w, "/lxc.payload.wide", &set) == 0);
+		CHECK_EQ_U64(cpuset_count(&set), 2);
+		CHECK(cpuset_has(&set, 2) && cpuset_has(&set, 100));
+		CHECK(snap_cpuset(w, APP, &set) == 0);
+		CHECK_EQ_U64(cpuset_count(&set), 3);
+		CHECK(cpuset_has(&set, 1) && cpuset_has(&set, 3) && !cpuset_has(&set, 0));
+	}
+	CHECK(snap_cpuset(w, GONE, &set) == -ENOENT);
+	w->shm.hdr->config.cache_ttl_ms = ttl;
+}
+
 /* ---- /proc/pressure/{cpu,io,memory}, /proc/slabinfo ---- */
 
 static void test_pressure(struct worker_ctx *w)
@@ -897,6 +920,7 @@ int main(void)
 	test_cpuinfo(w);
 	test_stat(w);
 	test_cpu_online(w);
+	test_cpuset_beyond_start(w);
 	test_swaps(w);
 	test_diskstats(w);
 	test_pressure(w);

@@ -55,6 +55,7 @@ static inline void test_worker_fini(struct worker_ctx *w)
 	free(w->host.data);
 	free(w->out.data);
 	free(w->acct_value);
+	free(w->cpuset_value);
 	shm_detach(&w->shm);
 	close(w->shm.fd);
 }
