@@ -312,6 +312,17 @@ static int cgc_cpuacct_percpu(int dirfd, struct fbuf *b, struct cg_cpuacct *out)
 	return 0;
 }
 
+/* The cgroup at path for a reader of hierarchy version want only: its fd, or -errno. */
+static int cgc_open_version(int root_fd, const char *path, int version, int want,
+                            const void *out)
+{
+	if (!out)
+		return -EINVAL;
+	if (version != want)
+		return -EOPNOTSUPP;
+	return cg_open(root_fd, path);
+}
+
 int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacct *out)
 {
 	char buf[CGC_VALUE_BUF];
@@ -319,11 +330,7 @@ int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacc
 	ssize_t n;
 	int fd, ret;
 
-	if (!out)
-		return -EINVAL;
-	if (version != 1)
-		return -EOPNOTSUPP;
-	fd = cg_open(root_fd, path);
+	fd = cgc_open_version(root_fd, path, version, 1, out);
 	if (fd < 0)
 		return fd;
 
@@ -386,11 +393,7 @@ int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cp
 	ssize_t n;
 	int fd, ret;
 
-	if (!out)
-		return -EINVAL;
-	if (version != 2)
-		return -EOPNOTSUPP;
-	fd = cg_open(root_fd, path);
+	fd = cgc_open_version(root_fd, path, version, 2, out);
 	if (fd < 0)
 		return fd;
 	n = cg_read_text(fd, "cpu.stat", &b);
