@@ -478,6 +478,20 @@ static ssize_t stat_render(const char *host, size_t len, const struct stat_view 
 	return n;
 }
 
+/* Render host's stat for v: cpu_lines, then the host's lines after its cpu ones. Its length. */
+static ssize_t check_stat(const char *host, size_t len, const struct stat_view *v,
+                          struct guarded *g, const char *cpu_lines)
+{
+	ssize_t n = stat_render(host, len, v, g);
+	char *want;
+
+	if (asprintf(&want, "%s%s", cpu_lines, stat_rest) < 0)
+		exit(2);
+	CHECK_STR(text_of(g, n), want);
+	free(want);
+	return n;
+}
+
 static struct cg_cpuacct *acct_of_fixture(const char *path)
 {
 	static struct cg_cpuacct acct;
@@ -497,7 +511,7 @@ static struct cg_cpuacct *acct_of_fixture(const char *path)
 static void test_stat_v1(void)
 {
 	size_t len;
-	char *host = slurp(FIXTURES "stat.x86-4", &len), *want;
+	char *host = slurp(FIXTURES "stat.x86-4", &len);
 	struct cpuset vis;
 	struct cg_cpuacct *acct;
 	struct stat_view v = {.visible = &vis};
@@ -516,29 +530,17 @@ static void test_stat_v1(void)
 	 * cpu1: user 8e9 ns = 800, system 3e9 = 300, idle' = 8330 - 1100.
 	 * cpu3: user 2.5e9 = 250, system 1234567890 = 123, idle' = 13760 - 373.
 	 */
-	if (asprintf(&want,
-	             "cpu  1050 0 423 20617 0 0 0 0 0 0\n"
-	             "cpu0 800 0 300 7230 0 0 0 0 0 0\n"
-	             "cpu1 250 0 123 13387 0 0 0 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	check_stat(host, len, &v, &g,
+	           "cpu  1050 0 423 20617 0 0 0 0 0 0\n"
+	           "cpu0 800 0 300 7230 0 0 0 0 0 0\n"
+	           "cpu1 250 0 123 13387 0 0 0 0 0 0\n");
 
 	/* No usage figures: the host's lines of CPUs 1 and 3, renumbered. */
 	v.acct = NULL;
-	if (asprintf(&want,
-	             "cpu  2500 100 1200 18000 250 0 40 0 0 0\n"
-	             "cpu0 2000 100 1000 5000 200 0 30 0 0 0\n"
-	             "cpu1 500 0 200 13000 50 0 10 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	check_stat(host, len, &v, &g,
+	           "cpu  2500 100 1200 18000 250 0 40 0 0 0\n"
+	           "cpu0 2000 100 1000 5000 200 0 30 0 0 0\n"
+	           "cpu1 500 0 200 13000 50 0 10 0 0 0\n");
 
 	/* Every CPU visible, nothing to hide: the host's text. */
 	vis = set_of("0-7");
@@ -561,13 +563,12 @@ static void test_stat_v1(void)
 static void test_stat_v2(void)
 {
 	size_t len;
-	char *host = slurp(FIXTURES "stat.x86-4", &len), *want;
+	char *host = slurp(FIXTURES "stat.x86-4", &len);
 	struct cpuset vis = set_of("0-3");
 	struct cg_cpu_stat cs;
 	struct stat_view v = {.visible = &vis, .cpu_stat = &cs};
 	struct guarded g = guarded_new(4096);
 	int root = open(FIXTURES "v2", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	ssize_t n;
 
 	/* machine.slice/c1: user 9 s, system 3 s = 900 + 300 ticks. */
 	CHECK(root >= 0 && cg_read_cpu_stat_v2(root, 2, "/machine.slice/c1", &cs) == 0);
@@ -579,31 +580,19 @@ static void test_stat_v2(void)
 	 * 1200: shares 300, 605, 157, 138. User parts: floor(900 * 300/1200) =
 	 * 225, floor(900 * 905/1200) = 678, 796, 900: 225, 453, 118, 104.
 	 */
-	if (asprintf(&want,
-	             "cpu  900 0 300 45400 0 0 0 0 0 0\n"
-	             "cpu0 225 0 75 11350 0 0 0 0 0 0\n"
-	             "cpu1 453 0 152 7725 0 0 0 0 0 0\n"
-	             "cpu2 118 0 39 12703 0 0 0 0 0 0\n"
-	             "cpu3 104 0 34 13622 0 0 0 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	check_stat(host, len, &v, &g,
+	           "cpu  900 0 300 45400 0 0 0 0 0 0\n"
+	           "cpu0 225 0 75 11350 0 0 0 0 0 0\n"
+	           "cpu1 453 0 152 7725 0 0 0 0 0 0\n"
+	           "cpu2 118 0 39 12703 0 0 0 0 0 0\n"
+	           "cpu3 104 0 34 13622 0 0 0 0 0 0\n");
 
 	/* Two CPUs visible: the whole 1200 on them, 3130:710. */
 	vis = set_of("1,3");
-	if (asprintf(&want,
-	             "cpu  900 0 300 20890 0 0 0 0 0 0\n"
-	             "cpu0 733 0 245 7352 0 0 0 0 0 0\n"
-	             "cpu1 167 0 55 13538 0 0 0 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	check_stat(host, len, &v, &g,
+	           "cpu  900 0 300 20890 0 0 0 0 0 0\n"
+	           "cpu0 733 0 245 7352 0 0 0 0 0 0\n"
+	           "cpu1 167 0 55 13538 0 0 0 0 0 0\n");
 	guarded_free(&g);
 	free(host);
 }
@@ -611,11 +600,10 @@ static void test_stat_v2(void)
 static void test_stat_cfs(void)
 {
 	size_t len;
-	char *host = slurp(FIXTURES "stat.x86-4", &len), *want;
+	char *host = slurp(FIXTURES "stat.x86-4", &len);
 	struct cpuset vis = set_of("0-3");
 	struct stat_view v = {.visible = &vis, .max_cpus = 2};
 	struct guarded g = guarded_new(4096);
-	ssize_t n;
 
 	/*
 	 * Shown: host CPUs 0 and 1, own time 100+50 and 800+300, room 11500 and
@@ -624,29 +612,17 @@ static void test_stat_cfs(void)
 	 * user, then the rest, 144 of which 97 user.
 	 */
 	v.acct = acct_of_fixture("/lxc/c1");
-	if (asprintf(&want,
-	             "cpu  1150 0 473 18357 0 0 0 0 0 0\n"
-	             "cpu0 253 0 126 11271 0 0 0 0 0 0\n"
-	             "cpu1 897 0 347 7086 0 0 0 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	check_stat(host, len, &v, &g,
+	           "cpu  1150 0 473 18357 0 0 0 0 0 0\n"
+	           "cpu0 253 0 126 11271 0 0 0 0 0 0\n"
+	           "cpu1 897 0 347 7086 0 0 0 0 0 0\n");
 
 	/* Without usage figures the first two lines as they are. */
 	v.acct = NULL;
-	if (asprintf(&want,
-	             "cpu  3000 100 1500 15000 300 0 80 0 0 0\n"
-	             "cpu0 1000 0 500 10000 100 0 50 0 0 0\n"
-	             "cpu1 2000 100 1000 5000 200 0 30 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	check_stat(host, len, &v, &g,
+	           "cpu  3000 100 1500 15000 300 0 80 0 0 0\n"
+	           "cpu0 1000 0 500 10000 100 0 50 0 0 0\n"
+	           "cpu1 2000 100 1000 5000 200 0 30 0 0 0\n");
 	guarded_free(&g);
 	free(host);
 }
@@ -686,7 +662,7 @@ static unsigned stat_parse(const char *text, uint64_t all[ST_NFIELDS], uint64_t 
 static void test_stat_floor(void)
 {
 	size_t len;
-	char *host = slurp(FIXTURES "stat.x86-4", &len), *want;
+	char *host = slurp(FIXTURES "stat.x86-4", &len);
 	struct cpuset vis = set_of("1,3");
 	static struct stat_floor floor, next;
 	struct stat_view v = {.visible = &vis, .prev = &floor, .next = &floor};
@@ -699,16 +675,10 @@ static void test_stat_floor(void)
 	floor.cpu[0][ST_IDLE] = 8000;
 	floor.cpu[1][ST_IDLE] = 100;
 	floor.all[ST_SYSTEM] = 500;
-	if (asprintf(&want,
-	             "cpu  1150 0 500 21387 0 0 0 0 0 0\n"
-	             "cpu0 900 0 300 8000 0 0 0 0 0 0\n"
-	             "cpu1 250 0 123 13387 0 0 0 0 0 0\n"
-	             "%s",
-	             stat_rest) < 0)
-		exit(2);
-	n = stat_render(host, len, &v, &g);
-	CHECK_STR(text_of(&g, n), want);
-	free(want);
+	n = check_stat(host, len, &v, &g,
+	           "cpu  1150 0 500 21387 0 0 0 0 0 0\n"
+	           "cpu0 900 0 300 8000 0 0 0 0 0 0\n"
+	           "cpu1 250 0 123 13387 0 0 0 0 0 0\n");
 	/* The floor now holds what was shown, and rendering again shows the same. */
 	CHECK_EQ_U64(floor.cpu[0][ST_USER], 900);
 	CHECK_EQ_U64(floor.cpu[1][ST_IDLE], 13387);
