@@ -249,21 +249,30 @@ int cg_parse_cpuacct_all(const char *text, size_t len, struct cg_cpuacct *out)
 	return 0;
 }
 
+/* The next "key value" pair of a keyed file: 1, 0 at its end, -EINVAL for a key without a number. */
+static int cgc_next_pair(const char **p, const char *end, const char **key, size_t *klen,
+                         uint64_t *v)
+{
+	const char *val;
+	size_t vlen;
+
+	if (!cgc_token(p, end, key, klen))
+		return 0;
+	if (!cgc_token(p, end, &val, &vlen) || cg_parse_u64(val, vlen, v) < 0)
+		return -EINVAL;
+	return 1;
+}
+
 /* The user and system ticks of a cpuacct.stat text. */
 static int cgc_parse_cpuacct_stat(const char *text, size_t len, uint64_t *user, uint64_t *system)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end = text + len, *key;
 	bool have_user = false, have_system = false;
+	size_t klen;
+	uint64_t v;
+	int r;
 
-	for (;;) {
-		const char *key, *val;
-		size_t klen, vlen;
-		uint64_t v;
-
-		if (!cgc_token(&p, end, &key, &klen))
-			break;
-		if (!cgc_token(&p, end, &val, &vlen) || cg_parse_u64(val, vlen, &v) < 0)
-			return -EINVAL;
+	while ((r = cgc_next_pair(&p, end, &key, &klen, &v)) > 0) {
 		if (klen == 4 && memcmp(key, "user", 4) == 0) {
 			*user = v;
 			have_user = true;
@@ -272,6 +281,8 @@ static int cgc_parse_cpuacct_stat(const char *text, size_t len, uint64_t *user, 
 			have_system = true;
 		}
 	}
+	if (r < 0)
+		return r;
 	return have_user && have_system ? 0 : -EINVAL;
 }
 
@@ -354,22 +365,17 @@ out:
 
 int cg_parse_cpu_stat(const char *text, size_t len, struct cg_cpu_stat *out)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end = text + len, *key;
 	struct cg_cpu_stat s = {0};
 	unsigned seen = 0;
+	size_t klen;
+	uint64_t v;
+	int r;
 
 	if (!text || !out)
 		return -EINVAL;
-	for (;;) {
-		const char *key, *val;
-		size_t klen, vlen;
-		uint64_t v;
-
-		if (!cgc_token(&p, end, &key, &klen))
-			break;
-		/* "key value" per line, as the kernel prints every cpu.stat line. */
-		if (!cgc_token(&p, end, &val, &vlen) || cg_parse_u64(val, vlen, &v) < 0)
-			return -EINVAL;
+	/* "key value" per line, as the kernel prints every cpu.stat line. */
+	while ((r = cgc_next_pair(&p, end, &key, &klen, &v)) > 0) {
 		if (klen == 10 && memcmp(key, "usage_usec", 10) == 0) {
 			s.usage_usec = v;
 			seen |= 1;
@@ -381,7 +387,7 @@ int cg_parse_cpu_stat(const char *text, size_t len, struct cg_cpu_stat *out)
 			seen |= 4;
 		}
 	}
-	if (seen != 7)
+	if (r < 0 || seen != 7)
 		return -EINVAL;
 	*out = s;
 	return 0;
