@@ -14,6 +14,7 @@
 
 #include "proc_render/render.h"
 #include "tests/unit/check.h"
+#include "tests/unit/fixture.h"
 
 #define FIXTURES "tests/fixtures/meminfo/"
 #define MiB      (1024ULL * 1024)
@@ -21,22 +22,6 @@
 static char host_noswap[8192], host_swap[8192], stat_v1[8192], stat_v2[8192];
 static size_t host_noswap_len, host_swap_len;
 static char out[65536];
-
-static size_t fixture_load(const char *name, char *buf, size_t size)
-{
-	FILE *f = fopen(name, "r");
-	size_t n;
-
-	if (!f) {
-		fprintf(stderr, "open %s: %s (run from the repository root)\n", name,
-		        strerror(errno));
-		exit(2);
-	}
-	n = fread(buf, 1, size - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return n;
-}
 
 /* The value of "key value" in a memory.stat text; exits if the key is absent. */
 static uint64_t stat_key(const char *stat, const char *key)

@@ -29,6 +29,7 @@
 #include "proc_render/misc.h"
 #include "proc_render/render.h"
 #include "tests/unit/check.h"
+#include "tests/unit/fixture.h"
 #include "tests/unit/test_worker.h"
 #include "workers/cg_misc.h"
 #include "workers/files_misc.h"
@@ -38,22 +39,6 @@
 #define MiB      (1024ULL * 1024)
 
 static char out[65536];
-
-static size_t fixture_load(const char *name, char *buf, size_t size)
-{
-	FILE *f = fopen(name, "r");
-	size_t n;
-
-	if (!f) {
-		fprintf(stderr, "open %s: %s (run from the repository root)\n", name,
-		        strerror(errno));
-		exit(2);
-	}
-	n = fread(buf, 1, size - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return n;
-}
 
 static int fixture_open(const char *tree)
 {
