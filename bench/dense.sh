@@ -102,56 +102,19 @@ if ! own=$(own_cgroup memory); then
 fi
 CG_BASE=/sys/fs/cgroup/memory$own/lxcfs-bench.$$
 
-# denseread's pid and its stdin and stdout (copied from the coproc
-# variables, which bash unsets when the coprocess ends).
-DRPID=
-DR_IN=
-DR_OUT=
-dense_cleanup() {
-	local i
-	if [ -n "$DRPID" ] && kill -0 "$DRPID" 2>/dev/null; then
-		# It stops its readers and removes its cgroups (10000: seconds).
-		{ echo quit >&"$DR_IN"; } 2>/dev/null || true
-		for ((i = 0; i < 600; i++)); do
-			kill -0 "$DRPID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$DRPID" 2>/dev/null || true # its readers die with it
-		wait "$DRPID" 2>/dev/null || true
-	fi
-	DRPID=
-	cgroup_purge "$CG_BASE"
-}
-BENCH_CLEANUP_HOOK=dense_cleanup
+BENCH_CLEANUP_HOOK=dr_stop
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# dr_cmd COMMAND TIMEOUT: send one command to denseread, print its answer.
-dr_cmd() {
-	local line
-	echo "$1" >&"$DR_IN"
-	if ! read -r -t "$2" line <&"$DR_OUT"; then
-		echo "dense.sh: no answer from denseread to \"$1\" (it ended, or $2 s passed)" >&2
-		return 1
-	fi
-	echo "$line"
-}
 
 pin=()
 [ "$MODE" = pinned ] && pin=(--cpu "$PIN_CPU")
 echo "dense: $MAX_N cgroups and readers under $CG_BASE" >&2
 setup_start=$SECONDS
-coproc DR { exec "$DENSEREAD" --cgroup "$CG_BASE" --count "$MAX_N" --limit-mb "$LIMIT_MB" \
-	"${pin[@]}" --expect-prefix "$(head -c 9 "/$DFILE" | awk '{ print $1 }')" \
-	2>>"$LOG_DIR/denseread.log"; }
-DRPID=$DR_PID
-exec {DR_IN}>&"${DR[1]}" {DR_OUT}<&"${DR[0]}"
-if ! read -r -t 600 ready <&"$DR_OUT" || [[ $ready != ready* ]]; then
-	echo "dense.sh: denseread did not get ready: $(tail -n 2 "$LOG_DIR/denseread.log")" >&2
-	exit 1
-fi
-echo "  $ready (setup $((SECONDS - setup_start)) s)" >&2
+dr_start "$LOG_DIR/denseread.log" 600 --cgroup "$CG_BASE" --count "$MAX_N" \
+	--limit-mb "$LIMIT_MB" "${pin[@]}" \
+	--expect-prefix "$(head -c 9 "/$DFILE" | awk '{ print $1 }')" || exit 1
+echo "  $DR_READY (setup $((SECONDS - setup_start)) s)" >&2
 
 declare -A R
 row_fmt='%-9s %-6s %6s %6s %8s %8s %7s %8s %7s %6s %6s %7s %7s %7s %7s %7s %6s %6s %5s %4s %5s\n'
@@ -324,6 +287,6 @@ first=${COUNTS%% *}
 	done
 } | tee "$RESULTS"
 
-dense_cleanup
+dr_stop
 BENCH_CLEANUP_HOOK=
 echo "dense: done in $((SECONDS - setup_start)) s, cgroups removed" >&2

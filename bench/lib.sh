@@ -304,3 +304,55 @@ cgroup_purge() {
 		return 1
 	fi
 }
+
+# denseread as a coprocess of dense.sh and loadavg.sh: its pid, stdin and
+# stdout (copied from the coproc variables, which bash unsets when it ends),
+# and its "ready" line.
+DRPID=
+DR_IN=
+DR_OUT=
+DR_READY=
+
+# dr_start LOG TIMEOUT ARG...: start $DENSEREAD ARG... (its stderr to LOG)
+# and wait up to TIMEOUT s until its readers are in their cgroups. Not in a
+# $(...): the coprocess belongs to the calling shell.
+dr_start() {
+	local log=$1 timeout=$2
+	shift 2
+	coproc DR { exec "$DENSEREAD" "$@" 2>>"$log"; }
+	DRPID=$DR_PID
+	exec {DR_IN}>&"${DR[1]}" {DR_OUT}<&"${DR[0]}"
+	if ! read -r -t "$timeout" DR_READY <&"$DR_OUT" || [[ $DR_READY != ready* ]]; then
+		echo "${0##*/}: denseread did not get ready: $(tail -n 2 "$log")" >&2
+		return 1
+	fi
+}
+
+# dr_cmd COMMAND TIMEOUT: send one command to denseread, print its answer.
+dr_cmd() {
+	local line
+	echo "$1" >&"$DR_IN"
+	if ! read -r -t "$2" line <&"$DR_OUT"; then
+		echo "${0##*/}: no answer from denseread to \"$1\" (it ended, or $2 s passed)" >&2
+		return 1
+	fi
+	echo "$line"
+}
+
+# dr_stop: denseread stops its readers and removes its cgroups (seconds for
+# 10000), or is killed after 60 s (its readers die with it); then CG_BASE
+# goes, whatever was left in it.
+dr_stop() {
+	local i
+	if [ -n "$DRPID" ] && kill -0 "$DRPID" 2>/dev/null; then
+		{ echo quit >&"$DR_IN"; } 2>/dev/null || true
+		for ((i = 0; i < 600; i++)); do
+			kill -0 "$DRPID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$DRPID" 2>/dev/null || true
+		wait "$DRPID" 2>/dev/null || true
+	fi
+	DRPID=
+	cgroup_purge "$CG_BASE"
+}

@@ -58,47 +58,14 @@ if ! own=$(own_cgroup cpu); then
 fi
 CG_BASE=/sys/fs/cgroup/cpu$own/lxcfs-bench.$$
 
-DRPID=
-DR_IN=
-DR_OUT=
-loadavg_cleanup() {
-	local i
-	if [ -n "$DRPID" ] && kill -0 "$DRPID" 2>/dev/null; then
-		{ echo quit >&"$DR_IN"; } 2>/dev/null || true
-		for ((i = 0; i < 300; i++)); do
-			kill -0 "$DRPID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$DRPID" 2>/dev/null || true # its readers die with it
-		wait "$DRPID" 2>/dev/null || true
-	fi
-	DRPID=
-	cgroup_purge "$CG_BASE"
-}
-BENCH_CLEANUP_HOOK=loadavg_cleanup
+BENCH_CLEANUP_HOOK=dr_stop
 trap bench_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-dr_cmd() {
-	local line
-	echo "$1" >&"$DR_IN"
-	if ! read -r -t "$2" line <&"$DR_OUT"; then
-		echo "loadavg.sh: no answer from denseread to \"$1\" (it ended, or $2 s passed)" >&2
-		return 1
-	fi
-	echo "$line"
-}
-
 echo "loadavg: $NCG cgroups with a sleeping reader each under $CG_BASE" >&2
-coproc DR { exec "$DENSEREAD" --cgroup "$CG_BASE" --count "$NCG" 2>>"$LOG_DIR/denseread-loadavg.log"; }
-DRPID=$DR_PID
-exec {DR_IN}>&"${DR[1]}" {DR_OUT}<&"${DR[0]}"
-if ! read -r -t 300 ready <&"$DR_OUT" || [[ $ready != ready* ]]; then
-	echo "loadavg.sh: denseread did not get ready: $(tail -n 2 "$LOG_DIR/denseread-loadavg.log")" >&2
-	exit 1
-fi
-echo "  $ready" >&2
+dr_start "$LOG_DIR/denseread-loadavg.log" 300 --cgroup "$CG_BASE" --count "$NCG" || exit 1
+echo "  $DR_READY" >&2
 
 declare -A R
 for target in $LTARGETS; do
@@ -163,5 +130,5 @@ done
 	echo "K=0, per container and sampling period (noise at small K: a few hundred us/s)."
 } | tee "$RESULTS"
 
-loadavg_cleanup
+dr_stop
 BENCH_CLEANUP_HOOK=
