@@ -101,6 +101,10 @@ static const struct cg_stat_key cg_stat_keys[CG_STAT_NKEYS] = {
     [CG_STAT_ZSWAPPED] = {"zswapped", NULL, CG_OFF(zswapped)},
 };
 
+/* v1 memory.stat's minimum limits over the cgroup and its ancestors: memory, memory+swap. */
+static const char *const cg_hier_keys[2] = {"hierarchical_memory_limit",
+                                            "hierarchical_memsw_limit"};
+
 int cg_parse_limit(const char *text, size_t len, uint64_t *out)
 {
 	uint64_t v;
@@ -128,32 +132,15 @@ static bool cg_key_is(const char *key, size_t klen, const char *prefix, const ch
 	       memcmp(key + plen, name, nlen) == 0;
 }
 
-/*
- * The limit on line "key value" of an already validated memory.stat text, v1
- * "unlimited" mapped as in the limit files. 0, or -ENOENT without the line.
- */
-static int cg_stat_limit(const char *text, size_t len, const char *key, uint64_t *out)
-{
-	size_t klen = strlen(key);
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-
-		if ((size_t)(le - p) > klen + 1 && memcmp(p, key, klen) == 0 && p[klen] == ' ')
-			return cg_parse_limit(p + klen + 1, (size_t)(le - p) - klen - 1, out);
-		p = le + 1;
-	}
-	return -ENOENT;
-}
-
 int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_memory *out)
 {
 	/* 0: not seen, 1: v1 local key, 2: v1 total_* key or v2 key. */
 	unsigned char prio[CG_STAT_NKEYS] = {0};
 	uint64_t val[CG_STAT_NKEYS] = {0};
 	const char *p = text, *end = text + len;
+	/* v1's hierarchical_memory_limit and hierarchical_memsw_limit, if printed. */
+	bool hier_seen[2] = {false, false};
+	uint64_t hier[2] = {0, 0};
 	struct cg_memory m;
 
 	if (!text || !out || (version != 1 && version != 2))
@@ -176,6 +163,12 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
 		klen = (size_t)(sp - p);
 		if (cg_parse_u64(sp + 1, (size_t)(le - sp - 1), &v) < 0)
 			return -EINVAL;
+		for (int h = 0; version == 1 && h < 2; h++) {
+			if (cg_key_is(p, klen, NULL, cg_hier_keys[h])) {
+				hier[h] = v >= CG_V1_UNLIMITED_MIN ? CG_UNLIMITED : v;
+				hier_seen[h] = true;
+			}
+		}
 
 		for (int i = 0; i < CG_STAT_NKEYS; i++) {
 			const struct cg_stat_key *k = &cg_stat_keys[i];
@@ -199,12 +192,14 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
 	}
 
 	m = *out;
-	if (version == 1) {
-		/* Absent before swap accounting or on old kernels: then read per level. */
-		if (cg_stat_limit(text, len, "hierarchical_memory_limit", &m.limit) == 0)
-			m.hier_limit = true;
-		if (cg_stat_limit(text, len, "hierarchical_memsw_limit", &m.swap_limit) == 0)
-			m.hier_swap_limit = true;
+	/* Absent before swap accounting or on old kernels: then read per level. */
+	if (hier_seen[0]) {
+		m.limit = hier[0];
+		m.hier_limit = true;
+	}
+	if (hier_seen[1]) {
+		m.swap_limit = hier[1];
+		m.hier_swap_limit = true;
 	}
 	for (int i = 0; i < CG_STAT_NKEYS; i++)
 		*(uint64_t *)((char *)&m + cg_stat_keys[i].off) = val[i];
