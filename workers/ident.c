@@ -43,6 +43,20 @@ static int proc_key_of(int dirfd, const char *path, pid_t pid, struct proc_key *
 	return 0;
 }
 
+/*
+ * Does key still name the process holding its pid (the /proc directory at
+ * path relative to dirfd, "" for dirfd itself)? 0, or -ESRCH, or -errno.
+ */
+static int proc_key_holds(int dirfd, const char *path, const struct proc_key *key)
+{
+	struct proc_key now;
+	int err = proc_key_of(dirfd, path, key->pid, &now);
+
+	if (err == 0 && (now.ino != key->ino || now.ctime_ns != key->ctime_ns))
+		err = -ESRCH;
+	return err;
+}
+
 struct pid_fill {
 	pid_t pid;
 };
@@ -78,7 +92,6 @@ static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 	struct cont_fill *f = ctx;
 	const struct cg_layout *l = &f->w->layout;
 	struct cont_paths *p = value;
-	struct proc_key now;
 	char path[32], text[16384];
 	ssize_t n;
 	int fd, err;
@@ -98,9 +111,7 @@ static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 	 * read, that process held the pid throughout and the text is its own.
 	 */
 	snprintf(path, sizeof(path), "/proc/%d", f->init->pid);
-	err = proc_key_of(AT_FDCWD, path, f->init->pid, &now);
-	if (err == 0 && (now.ino != f->init->ino || now.ctime_ns != f->init->ctime_ns))
-		err = -ESRCH;
+	err = proc_key_holds(AT_FDCWD, path, f->init);
 	if (err < 0)
 		return err;
 	text[n] = '\0';
@@ -201,32 +212,26 @@ static int fill_start(void *ctx, void *value, size_t size, size_t *len)
 {
 	const struct proc_key *init = ctx;
 	struct start_value v = {0};
-	struct proc_key now;
-	struct stat self, ns;
 	char path[32];
-	int pfd, err;
+	int pfd, err, own = 0;
 
 	if (size < sizeof(v))
 		return -ENOSPC;
-	if (stat("/proc/self/ns/pid", &self) < 0)
-		return -errno;
 	snprintf(path, sizeof(path), "/proc/%d", init->pid);
 	pfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	/* Through this fd we read the very process the key names, or nothing. */
-	err = proc_key_of(pfd, "", init->pid, &now);
-	if (err == 0 && (now.ino != init->ino || now.ctime_ns != init->ctime_ns))
-		err = -ESRCH;
-	if (err == 0 && fstatat(pfd, "ns/pid", &ns, 0) < 0)
-		err = errno == ENOENT ? -ESRCH : -errno;
-	if (err == 0)
-		err = reader_start_time(pfd, &v.start_ticks);
+	err = proc_key_holds(pfd, "", init);
+	if (err == 0) {
+		own = reader_ns_is_own(pfd);
+		err = own < 0 ? own : reader_start_time(pfd, &v.start_ticks);
+	}
 	close(pfd);
 	if (err < 0)
 		return err;
 	/* An "init" in our own pid namespace is a host process: the host's uptime. */
-	v.host = ns.st_dev == self.st_dev && ns.st_ino == self.st_ino;
+	v.host = own == 1;
 	memcpy(value, &v, sizeof(v));
 	*len = sizeof(v);
 	return 0;

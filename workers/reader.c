@@ -250,6 +250,17 @@ static int self_ns_get(struct ns_id *ns)
 	return 0;
 }
 
+int reader_ns_is_own(int pfd)
+{
+	struct ns_id own = {0}, ns = {0};
+	int ret;
+
+	ret = self_ns_get(&own);
+	if (ret == 0)
+		ret = proc_ns(pfd, &ns);
+	return ret < 0 ? ret : ns_eq(&ns, &own);
+}
+
 /*
  * Is the process at pfd pid 1 of namespace ns? Returns 1, 0, or -errno.
  */

@@ -34,6 +34,9 @@ int reader_init_open(pid_t pid, pid_t *init);
  */
 int reader_parse_start_time(const char *text, size_t len, uint64_t *ticks);
 
+/* Is the process whose /proc directory is pfd in our own pid namespace? 1, 0, or -errno. */
+int reader_ns_is_own(int pfd);
+
 /* Start time of the process whose /proc directory is pfd, in clock ticks after boot. 0 or -errno. */
 int reader_start_time(int pfd, uint64_t *ticks);
 
