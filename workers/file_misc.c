@@ -193,37 +193,29 @@ static int misc_read_io(struct worker_ctx *w, const char *path, struct io_dev_st
 {
 	const struct cg_hier *h = &w->layout.ctrl[CG_BLKIO];
 	size_t max = MISC_DEVS_FIRST;
+	struct io_dev_stats *d = calloc(max, sizeof(*d));
 	int err;
 
-	/* The snapshot's copy, unless the cgroup used more devices than it keeps. */
-	*devs = calloc(max, sizeof(**devs));
-	if (!*devs)
+	if (!d)
 		return -ENOMEM;
-	err = snap_io(w, path, *devs, max, ndevs);
-	if (err != -ENOSPC) {
-		if (err < 0) {
-			free(*devs);
-			*devs = NULL;
-		}
-		return err;
-	}
-	free(*devs);
-	*devs = NULL;
-	for (;;) {
-		struct io_dev_stats *d = calloc(max, sizeof(*d));
-
+	/* The snapshot's copy, unless the cgroup used more devices than it keeps. */
+	err = snap_io(w, path, d, max, ndevs);
+	if (err == -ENOSPC)
+		err = cg_read_io(w->root_fd[CG_BLKIO], h->version, path, d, max, ndevs);
+	while (err == -ENOSPC && max < MISC_DEVS_MAX) {
+		free(d);
+		max *= 2;
+		d = calloc(max, sizeof(*d));
 		if (!d)
 			return -ENOMEM;
 		err = cg_read_io(w->root_fd[CG_BLKIO], h->version, path, d, max, ndevs);
-		if (err == 0) {
-			*devs = d;
-			return 0;
-		}
-		free(d);
-		if (err != -ENOSPC || max >= MISC_DEVS_MAX)
-			return err;
-		max *= 2;
 	}
+	if (err < 0) {
+		free(d);
+		return err;
+	}
+	*devs = d;
+	return 0;
 }
 
 int file_diskstats(struct worker_ctx *w, pid_t pid)

@@ -76,7 +76,6 @@ int snap_cpuset(struct worker_ctx *w, const char *path, struct cpuset *out)
 	size_t room = SNAP_CPU_VALUE(w->shm.hdr->host_cpus);
 	struct cpuset_value *v = w->cpuset_value;
 	ssize_t n;
-	int err;
 
 	if (!v) {
 		v = w->cpuset_value = malloc(room);
@@ -85,11 +84,9 @@ int snap_cpuset(struct worker_ctx *w, const char *path, struct cpuset *out)
 	}
 	n = snap_cgroup(w, SNAP_CPU, "cpuset", CG_CPUSET, path, fill_cpuset,
 	                &(struct cpu_fill){.w = w, .path = path, .scratch = out}, v, room);
-	if (n == -ENOSPC) { /* a CPU beyond those at start: read it live */
-		err = cg_read_cpuset(w->root_fd[CG_CPUSET], w->layout.ctrl[CG_CPUSET].version, path,
-		                     out);
-		return err;
-	}
+	if (n == -ENOSPC) /* a CPU beyond those at start: read it live */
+		return cg_read_cpuset(w->root_fd[CG_CPUSET], w->layout.ctrl[CG_CPUSET].version, path,
+		                      out);
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n < sizeof(*v) || v->nwords > CPUSET_MAX / 64 ||
