@@ -92,15 +92,7 @@ for n in $COUNTS; do
 	[ "$n" -gt "$MAX_N" ] && MAX_N=$n
 done
 
-if [ ! -x "$DENSEREAD" ]; then
-	echo "dense.sh: $DENSEREAD not built" >&2
-	exit 1
-fi
-if ! own=$(own_cgroup memory); then
-	echo "dense.sh: no cgroup v1 memory hierarchy at /sys/fs/cgroup/memory: skipped" >&2
-	exit 0
-fi
-CG_BASE=/sys/fs/cgroup/memory$own/lxcfs-bench.$$
+dr_prepare memory
 
 BENCH_CLEANUP_HOOK=dr_stop
 trap bench_cleanup EXIT

@@ -313,6 +313,22 @@ DR_IN=
 DR_OUT=
 DR_READY=
 
+# dr_prepare CONTROLLER: exit 1 without $DENSEREAD, exit 0 (skipped) without
+# a cgroup v1 CONTROLLER hierarchy; else CG_BASE, the folder denseread makes
+# its cgroups in, below this script's own cgroup of that hierarchy.
+dr_prepare() {
+	local own
+	if [ ! -x "$DENSEREAD" ]; then
+		echo "${0##*/}: $DENSEREAD not built" >&2
+		exit 1
+	fi
+	if ! own=$(own_cgroup "$1"); then
+		echo "${0##*/}: no cgroup v1 $1 hierarchy at /sys/fs/cgroup/$1: skipped" >&2
+		exit 0
+	fi
+	CG_BASE=/sys/fs/cgroup/$1$own/lxcfs-bench.$$
+}
+
 # dr_start LOG TIMEOUT ARG...: start $DENSEREAD ARG... (its stderr to LOG)
 # and wait up to TIMEOUT s until its readers are in their cgroups. Not in a
 # $(...): the coprocess belongs to the calling shell.

@@ -48,15 +48,7 @@ if [ -n "${LOADAVG_MAX_CGROUPS:-}" ]; then
 fi
 PERIOD_S=5
 
-if [ ! -x "$DENSEREAD" ]; then
-	echo "loadavg.sh: $DENSEREAD not built" >&2
-	exit 1
-fi
-if ! own=$(own_cgroup cpu); then
-	echo "loadavg.sh: no cgroup v1 cpu hierarchy at /sys/fs/cgroup/cpu: skipped" >&2
-	exit 0
-fi
-CG_BASE=/sys/fs/cgroup/cpu$own/lxcfs-bench.$$
+dr_prepare cpu
 
 BENCH_CLEANUP_HOOK=dr_stop
 trap bench_cleanup EXIT
