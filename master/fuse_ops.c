@@ -207,6 +207,7 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	const struct fuse_open_in *in = arg;
 	struct fuse_open_out out;
 	struct sysfs_node sn;
+	const char *what;
 	mode_t mode;
 	int64_t fh;
 
@@ -216,8 +217,11 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	}
 	if (n) {
 		mode = n->mode;
+		what = n->name;
 	} else if ((h->nodeid & LX_INO_DYNAMIC) && sysfs_node_get(&m->shm, h->nodeid, &sn) == 0) {
+		/* A passed-through node has no tree entry: it is named by its path. */
 		mode = sn.mode;
+		what = sn.path;
 		if (S_ISLNK(mode)) {
 			reply_err(m, h->unique, -ELOOP);
 			return;
@@ -238,7 +242,7 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	if (!dir) {
 		fh = handle_open(&m->shm);
 		if (fh < 0) {
-			log_msg("open of %s by pid %u: no free handle (%s)", n->name, h->pid,
+			log_msg("open of %s by pid %u: no free handle (%s)", what, h->pid,
 			        strerror((int)-fh));
 			reply_err(m, h->unique, (int)fh);
 			return;
