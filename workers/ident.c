@@ -13,36 +13,6 @@
 #include "workers/reader.h"
 #include "workers/worker.h"
 
-/* Keys: what makes a process itself, not just its pid. */
-struct proc_key {
-	int32_t pid;
-	uint32_t pad;
-	uint64_t ino;
-	int64_t ctime_ns;
-};
-
-/* SNAP_PID value: the init of the reader's pid namespace. */
-struct pid_value {
-	struct proc_key init;
-};
-
-_Static_assert(sizeof(struct pid_value) <= SNAP_PID_VALUE, "pid value outgrew its table");
-_Static_assert(sizeof(struct cont_paths) <= SNAP_CONT_VALUE, "paths outgrew their table");
-
-/* The key of the process whose /proc directory is path (relative to dirfd; "" for dirfd itself). */
-static int proc_key_of(int dirfd, const char *path, pid_t pid, struct proc_key *k)
-{
-	struct stat st;
-
-	if (fstatat(dirfd, path, &st, path[0] ? 0 : AT_EMPTY_PATH) < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	memset(k, 0, sizeof(*k));
-	k->pid = pid;
-	k->ino = st.st_ino;
-	k->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
-	return 0;
-}
-
 /*
  * Does key still name the process holding its pid (the /proc directory at
  * path relative to dirfd, "" for dirfd itself)? 0, or -ESRCH, or -errno.

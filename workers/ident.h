@@ -16,17 +16,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "shm/ident_key.h"
 #include "workers/cgroup.h"
 
-#define IDENT_PATH_MAX 255
 #define IDENT_UNIFIED  CG_NCTRL /* index of the unified (0::) path */
 /* A path longer than the cache holds: the caller resolves it live (reader_cgroup). */
 #define IDENT_TOO_LONG '\1'
 
-/* A container's cgroup per controller, and in the unified hierarchy. */
-struct cont_paths {
-	char path[CG_NCTRL + 1][IDENT_PATH_MAX + 1]; /* "" where absent */
-};
+_Static_assert(CG_NCTRL + 1 == IDENT_NPATHS, "a container path per controller and unified");
 
 struct worker_ctx;
 

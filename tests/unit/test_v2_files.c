@@ -599,14 +599,6 @@ static void test_slabinfo(struct worker_ctx *w)
 
 /* ---- /proc/meminfo, through serve_request ---- */
 
-/* ident.c's identity of a process (struct proc_key): pid, /proc/<pid> inode and ctime. */
-struct test_proc_key {
-	int32_t pid;
-	uint32_t pad;
-	uint64_t ino;
-	int64_t ctime_ns;
-};
-
 static int fill_paths(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct cont_paths *p = value;
@@ -629,18 +621,13 @@ static int fill_paths(void *ctx, void *value, size_t size, size_t *len)
  */
 static void seed_reader_paths(struct worker_ctx *w, const char *path)
 {
-	struct test_proc_key k;
+	struct proc_key k;
 	struct snap_key sk;
-	struct stat st;
 
-	if (fstat(self_proc_fd, &st) < 0) {
+	if (proc_key_of(self_proc_fd, "", self, &k) < 0) {
 		perror("fstat /proc/self");
 		exit(2);
 	}
-	memset(&k, 0, sizeof(k));
-	k.pid = self;
-	k.ino = st.st_ino;
-	k.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
 	snap_hash(&k, sizeof(k), &sk);
 	CHECK(snap_modify(&w->shm, SNAP_CONT, &sk, "init (test)", &w->who, fill_paths,
 	                  (void *)path) == 0);
