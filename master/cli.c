@@ -31,6 +31,10 @@ enum {
 	OPT_REQUEST_TIMEOUT,
 	OPT_MAX_CGROUPS,
 	OPT_MAX_PIDS,
+	OPT_MAX_HANDLES,
+	OPT_CONTAINER_HANDLES,
+	OPT_CONTENT_MIB,
+	OPT_CONTAINER_CONTENT_MIB,
 };
 
 static void usage(FILE *f)
@@ -61,6 +65,12 @@ static void usage(FILE *f)
 	        "                            answered by then (default 500)\n"
 	        "      --max-cgroups N       cgroups the shared snapshot holds (default 10000)\n"
 	        "      --max-pids N          readers the identity cache holds (default 100000)\n"
+	        "      --max-handles N       files open at once, all readers (default 262144)\n"
+	        "      --container-handles N files one container may hold open\n"
+	        "                            (default max-handles / 64)\n"
+	        "      --content-mib N       memory for open files' content (default 64)\n"
+	        "      --container-content-mib N  content one container may hold\n"
+	        "                            (default content-mib / 8)\n"
 	        "  -h, --help                this text\n"
 	        "  -v, --version             version\n");
 }
@@ -73,6 +83,20 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 	*out = strtoul(s, &end, 10);
 	if (errno || end == s || *end || *s == '-' || *out > max)
 		return -EINVAL;
+	return 0;
+}
+
+/* A numeric option's value within [min, max], or a usage error naming it. */
+static int num_arg(const char *name, const char *arg, unsigned long min, unsigned long max,
+                   uint32_t *out)
+{
+	unsigned long v;
+
+	if (parse_uint(arg, max, &v) < 0 || v < min) {
+		fprintf(stderr, "lxcfs: --%s takes %lu to %lu, not '%s'\n", name, min, max, arg);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
 	return 0;
 }
 
@@ -119,9 +143,13 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	    {"request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT},
 	    {"max-cgroups", required_argument, NULL, OPT_MAX_CGROUPS},
 	    {"max-pids", required_argument, NULL, OPT_MAX_PIDS},
+	    {"max-handles", required_argument, NULL, OPT_MAX_HANDLES},
+	    {"container-handles", required_argument, NULL, OPT_CONTAINER_HANDLES},
+	    {"content-mib", required_argument, NULL, OPT_CONTENT_MIB},
+	    {"container-content-mib", required_argument, NULL, OPT_CONTAINER_CONTENT_MIB},
 	    {NULL, 0, NULL, 0},
 	};
-	unsigned long v;
+	uint32_t workers = 0;
 	long ncpu;
 	int opt;
 
@@ -132,6 +160,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	c->request_timeout_ms = 500;
 	c->max_cgroups = 10000;
 	c->max_pids = 100000;
+	c->max_handles = 262144;
+	c->content_mib = 64;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	c->workers = ncpu < 2 ? 2 : (ncpu > 64 ? 64 : (int)ncpu);
 
@@ -178,49 +208,44 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			c->cfs = true;
 			break;
 		case OPT_WORKERS:
-			if (parse_uint(optarg, 64, &v) < 0 || v == 0) {
-				fprintf(stderr, "lxcfs: --workers takes 1 to 64, not '%s'\n",
-				        optarg);
+			if (num_arg("workers", optarg, 1, 64, &workers) < 0)
 				return 2;
-			}
-			c->workers = (int)v;
+			c->workers = (int)workers;
 			break;
 		case OPT_CACHE_TTL:
-			if (parse_uint(optarg, 3600000, &v) < 0) {
-				fprintf(stderr,
-				        "lxcfs: --cache-ttl-ms takes milliseconds, not '%s'\n",
-				        optarg);
+			if (num_arg("cache-ttl-ms", optarg, 0, 3600000, &c->cache_ttl_ms) < 0)
 				return 2;
-			}
-			c->cache_ttl_ms = (uint32_t)v;
 			break;
 		case OPT_REQUEST_TIMEOUT:
-			if (parse_uint(optarg, 600000, &v) < 0 || v < 10) {
-				fprintf(
-				    stderr,
-				    "lxcfs: --request-timeout-ms takes 10 to 600000, not '%s'\n",
-				    optarg);
+			if (num_arg("request-timeout-ms", optarg, 10, 600000,
+			            &c->request_timeout_ms) < 0)
 				return 2;
-			}
-			c->request_timeout_ms = (uint32_t)v;
 			break;
 		case OPT_MAX_CGROUPS:
-			if (parse_uint(optarg, 1u << 22, &v) < 0 || v < 16) {
-				fprintf(stderr,
-				        "lxcfs: --max-cgroups takes 16 to 4194304, not '%s'\n",
-				        optarg);
+			if (num_arg("max-cgroups", optarg, 16, 1u << 22, &c->max_cgroups) < 0)
 				return 2;
-			}
-			c->max_cgroups = (uint32_t)v;
 			break;
 		case OPT_MAX_PIDS:
-			if (parse_uint(optarg, 1u << 24, &v) < 0 || v < 16) {
-				fprintf(stderr,
-				        "lxcfs: --max-pids takes 16 to 16777216, not '%s'\n",
-				        optarg);
+			if (num_arg("max-pids", optarg, 16, 1u << 24, &c->max_pids) < 0)
 				return 2;
-			}
-			c->max_pids = (uint32_t)v;
+			break;
+		case OPT_MAX_HANDLES:
+			if (num_arg("max-handles", optarg, 64, 1u << 24, &c->max_handles) < 0)
+				return 2;
+			break;
+		case OPT_CONTAINER_HANDLES:
+			if (num_arg("container-handles", optarg, 1, 1u << 24,
+			            &c->container_handles) < 0)
+				return 2;
+			break;
+		case OPT_CONTENT_MIB:
+			if (num_arg("content-mib", optarg, 1, 65536, &c->content_mib) < 0)
+				return 2;
+			break;
+		case OPT_CONTAINER_CONTENT_MIB:
+			if (num_arg("container-content-mib", optarg, 1, 65536,
+			            &c->container_content_mib) < 0)
+				return 2;
 			break;
 		case OPT_WORKER_BINARY:
 			c->worker_binary = optarg;
@@ -239,6 +264,12 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	if (!c->pidfile) {
 		snprintf(c->pidfile_buf, sizeof(c->pidfile_buf), "%s/lxcfs.pid", c->runtime_dir);
 		c->pidfile = c->pidfile_buf;
+	}
+	if (c->container_handles > c->max_handles ||
+	    c->container_content_mib > c->content_mib) {
+		fprintf(stderr, "lxcfs: a container's share cannot exceed the whole (--max-handles, "
+		                "--content-mib)\n");
+		return 2;
 	}
 	if (!c->worker_binary)
 		default_worker(c);

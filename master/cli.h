@@ -25,6 +25,10 @@ struct cli {
 	uint32_t request_timeout_ms;
 	uint32_t max_cgroups; /* snapshot capacity: containers and cgroups */
 	uint32_t max_pids;    /* identity cache capacity: readers */
+	uint32_t max_handles; /* files open at once */
+	uint32_t container_handles;     /* one container's share; 0: max_handles / 64 */
+	uint32_t content_mib;           /* open files' content */
+	uint32_t container_content_mib; /* one container's share; 0: content_mib / 8 */
 	char pidfile_buf[PATH_MAX];
 	char worker_buf[PATH_MAX];
 };

@@ -16,7 +16,9 @@
 #include "master/control.h"
 #include "master/pool.h"
 #include "master/stats.h"
+#include "master/tenant.h"
 #include "master/tree.h"
+#include "shm/content.h"
 #include "shm/log.h"
 
 #define CTL_MAX_CONNS 16    /* at most 64: ids keep the index in 6 bits */
@@ -178,6 +180,28 @@ static void workers_records(struct master *m, struct conn *c)
 	}
 }
 
+#define STATUS_CONTAINERS 10
+
+/* The handle table and the containers holding most of it. */
+static void containers_records(struct master *m, struct conn *c)
+{
+	struct tenant_view top[STATUS_CONTAINERS];
+	unsigned n, active;
+	char label[4 * TENANT_LABEL];
+
+	n = tenant_top(m, top, STATUS_CONTAINERS, &active);
+	out_add(c,
+	        "handles in_use=%u total=%u per_container=%u containers=%u "
+	        "content_per_container_chunks=%u\n",
+	        m->shm.nhandles - handle_nfree_count(&m->shm), m->shm.nhandles,
+	        m->shm.quota_handles.limit, active, m->shm.quota_chunks.limit);
+	for (unsigned i = 0; i < n; i++) {
+		ctl_escape(top[i].label, label, sizeof(label));
+		out_add(c, "container cgroup=%s handles=%u chunks=%d refused=%llu\n", label,
+		        top[i].handles, top[i].chunks, (unsigned long long)top[i].refused);
+	}
+}
+
 static void cmd_status(struct master *m, struct conn *c)
 {
 	struct pool *p = m->pool;
@@ -199,6 +223,7 @@ static void cmd_status(struct master *m, struct conn *c)
 	        m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
 	        m->shm.hdr->max_pids, snap_count(&m->shm, SNAP_MEM), snap_count(&m->shm, SNAP_PID));
 	workers_records(m, c);
+	containers_records(m, c);
 	out_add(c, "END\n");
 }
 

@@ -175,6 +175,17 @@ static char *roundtrip(int fd, const char *cmd)
 
 #define MAX_RECORDS 4096
 
+/* Kinds that are lists whatever their count, so scripts always get an array. */
+static bool kind_is_list(const char *kind)
+{
+	static const char *const lists[] = {"worker", "file", "table", "entry", "container"};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (strcmp(kind, lists[i]) == 0)
+			return true;
+	return false;
+}
+
 /*
  * Print the records of a reply: a kind with one record as "key: value" lines,
  * a kind with several as a table; with --json, one object whose members are
@@ -207,19 +218,16 @@ static void print_records(char *body, bool json)
 			printf("%s", first_kind ? "" : ",");
 			json_string(kind);
 			putchar(':');
-			if (count > 1 || strcmp(kind, "worker") == 0 || strcmp(kind, "file") == 0 ||
-			    strcmp(kind, "table") == 0 || strcmp(kind, "entry") == 0)
+			if (count > 1 || kind_is_list(kind))
 				putchar('[');
 			for (int k = i; k < j; k++) {
 				if (k > i)
 					putchar(',');
 				json_record(&recs[k]);
 			}
-			if (count > 1 || strcmp(kind, "worker") == 0 || strcmp(kind, "file") == 0 ||
-			    strcmp(kind, "table") == 0 || strcmp(kind, "entry") == 0)
+			if (count > 1 || kind_is_list(kind))
 				putchar(']');
-		} else if (count == 1 && strcmp(kind, "worker") != 0 && strcmp(kind, "file") != 0 &&
-		           strcmp(kind, "entry") != 0) {
+		} else if (count == 1 && (!kind_is_list(kind) || strcmp(kind, "table") == 0)) {
 			printf("%s:\n", kind);
 			for (int k = 0; k < recs[i].n; k++)
 				printf("  %-18s %s\n", recs[i].key[k], recs[i].val[k]);

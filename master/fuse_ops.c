@@ -15,6 +15,7 @@
 #include "master/master.h"
 #include "master/pool.h"
 #include "master/stats.h"
+#include "master/tenant.h"
 #include "master/tree.h"
 #include "shm/content.h"
 #include "shm/fuse_reply.h"
@@ -200,16 +201,46 @@ static void do_getattr(struct master *m, const struct fuse_in_header *h)
 	reply(m, h->unique, &out, sizeof(out));
 }
 
+static void reply_open(struct master *m, uint64_t unique, uint64_t fh)
+{
+	struct fuse_open_out out;
+
+	memset(&out, 0, sizeof(out));
+	out.fh = fh;
+	/* Every read reaches us: the content is the reader's, never the page cache's. */
+	out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
+	reply(m, unique, &out, sizeof(out));
+}
+
+/* A handle charged to container key (0: unknown) for the open req stands for. */
+static void open_finish(struct master *m, uint64_t unique, pid_t pid, const char *what,
+                        uint64_t key, const struct cont_paths *paths)
+{
+	int64_t fh = tenant_open(m, key, paths, pid, what);
+
+	if (fh < 0)
+		reply_err(m, unique, (int)fh);
+	else
+		reply_open(m, unique, (uint64_t)fh);
+}
+
+void fuse_open_resolved(struct master *m, const struct lx_req *req, uint64_t key)
+{
+	open_finish(m, req->unique, (pid_t)req->pid, req->name, key, NULL);
+}
+
 static void do_open(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len,
                     bool dir)
 {
 	const struct tree_node *n = tree_get(h->nodeid);
 	const struct fuse_open_in *in = arg;
-	struct fuse_open_out out;
+	struct cont_paths paths;
 	struct sysfs_node sn;
 	const char *what;
+	struct lx_req req;
+	uint64_t key;
 	mode_t mode;
-	int64_t fh;
+	int err;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
@@ -238,20 +269,32 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 		reply_err(m, h->unique, -EACCES);
 		return;
 	}
-	memset(&out, 0, sizeof(out));
-	if (!dir) {
-		fh = handle_open(&m->shm);
-		if (fh < 0) {
-			log_msg("open of %s by pid %u: no free handle (%s)", what, h->pid,
-			        strerror((int)-fh));
-			reply_err(m, h->unique, (int)fh);
-			return;
-		}
-		out.fh = (uint64_t)fh;
-		/* Every read reaches us: the content is the reader's, never the page cache's. */
-		out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
+	if (dir) {
+		reply_open(m, h->unique, 0); /* listings hold no content: no handle */
+		return;
 	}
-	reply(m, h->unique, &out, sizeof(out));
+	/*
+	 * The open is charged to the reader's container. A reader the identity
+	 * cache knows costs one stat of its /proc entry; a new one goes to a
+	 * worker first, which reads /proc as it would for the read to follow.
+	 */
+	err = ident_peek_container(&m->shm, (pid_t)h->pid, &key, &paths);
+	if (err == -ENOENT) {
+		memset(&req, 0, sizeof(req));
+		req.unique = h->unique;
+		req.op = LX_OP_RESOLVE;
+		req.file = (uint16_t)(n ? n->file : LX_FILE_SYSFS);
+		req.nodeid = h->nodeid;
+		req.pid = h->pid;
+		req.uid = h->uid;
+		req.gid = h->gid;
+		req.t_dispatch_ns = now_ns();
+		snprintf(req.name, sizeof(req.name), "%.*s", (int)sizeof(req.name) - 1, what);
+		pool_dispatch(m->pool, &req);
+		return;
+	}
+	open_finish(m, h->unique, (pid_t)h->pid, what, err == 0 ? key : 0,
+	            err == 0 ? &paths : NULL);
 }
 
 static void do_release(struct master *m, const struct fuse_in_header *h, const void *arg,
@@ -260,7 +303,7 @@ static void do_release(struct master *m, const struct fuse_in_header *h, const v
 	const struct fuse_release_in *in = arg;
 
 	if (len >= sizeof(*in) && !dir)
-		handle_release(&m->shm, in->fh);
+		tenant_release(m, in->fh);
 	reply_err(m, h->unique, 0);
 }
 
@@ -430,6 +473,11 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 
 	if (req->op == LX_OP_SAMPLE)
 		return; /* nobody waits for a sample */
+	if (req->op == LX_OP_RESOLVE) {
+		/* The open goes on, charged to the readers no worker could place. */
+		fuse_open_resolved(m, req, 0);
+		return;
+	}
 	if (req->op != LX_OP_READ || req->file == LX_FILE_SYSFS) {
 		/* No host text stands in for a directory listing or a sysfs node. */
 		log_msg("request %llu on the cpu tree by pid %u failed: %s",
@@ -465,10 +513,13 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 		return;
 	}
 	if (content_store(&m->shm, buf, (size_t)len, &chain) == 0) {
-		if (content_publish(&m->shm, req->fh, chain, &old) < 0)
+		if (content_publish(&m->shm, req->fh, chain, &old) < 0) {
 			content_free(&m->shm, chain);
-		else if (old)
-			content_free(&m->shm, old);
+		} else {
+			tenant_charge(m, req->fh, (int32_t)content_chain_chunks(&m->shm, chain));
+			if (old)
+				tenant_charge(m, req->fh, -(int32_t)content_free(&m->shm, old));
+		}
 		if (fuse_serve_content(m, req) == 0)
 			return;
 	}

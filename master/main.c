@@ -23,10 +23,10 @@
 #include "master/mount.h"
 #include "master/pidfile.h"
 #include "master/pool.h"
+#include "master/tenant.h"
 #include "shm/log.h"
 
-#define NHANDLES          65536
-#define NCHUNKS           16384      /* 64 MiB of open-file content, touched only as used */
+#define CHUNKS_PER_MIB    ((1u << 20) / SHM_CHUNK_SIZE) /* content is touched only as used */
 #define HOST_FILE_MAX     (2u << 20) /* a 1024-CPU host's cpuinfo */
 #define TICK_NS           50000000L
 #define LOADAVG_PERIOD_NS (5ULL * 1000000000ULL) /* the kernel's LOAD_FREQ */
@@ -282,14 +282,23 @@ int main(int argc, char **argv)
 		log_msg("pidfile %s: %s", cli.pidfile, strerror(-pidfd));
 		return 1;
 	}
-	rc = shm_create(&m->shm, &(struct shm_sizes){.nhandles = NHANDLES,
-	                                             .nchunks = NCHUNKS,
-	                                             .max_cgroups = cli.max_cgroups,
-	                                             .max_pids = cli.max_pids,
-	                                             .host_size = HOST_FILE_MAX,
-	                                             .host_cpus = host_cpus()});
+	rc = shm_create(&m->shm,
+	                &(struct shm_sizes){.nhandles = cli.max_handles,
+	                                    .nchunks = cli.content_mib * CHUNKS_PER_MIB,
+	                                    .max_cgroups = cli.max_cgroups,
+	                                    .max_pids = cli.max_pids,
+	                                    .host_size = HOST_FILE_MAX,
+	                                    .host_cpus = host_cpus(),
+	                                    .tenant_handles = cli.container_handles,
+	                                    .tenant_chunks =
+	                                        cli.container_content_mib * CHUNKS_PER_MIB});
 	if (rc < 0) {
 		log_msg("shared memory: %s", strerror(-rc));
+		goto out_pidfile;
+	}
+	rc = tenant_init(m);
+	if (rc < 0) {
+		log_msg("container accounting: %s", strerror(-rc));
 		goto out_pidfile;
 	}
 	m->shm.hdr->config.opts = (cli.swap_off ? LX_OPT_SWAP_OFF : 0) |

@@ -75,6 +75,9 @@ void fuse_measure_host(struct master *m);
 /* Answer a READ job without a worker: host content, logged. */
 void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *why);
 
+/* Answer the OPEN a worker resolved the reader of: charged to container key (0: unknown). */
+void fuse_open_resolved(struct master *m, const struct lx_req *req, uint64_t key);
+
 /* Serve a READ from the handle's published content. 0 if served, -ENODATA if none. */
 int fuse_serve_content(struct master *m, const struct lx_req *req);
 

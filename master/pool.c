@@ -25,6 +25,7 @@
 
 #include "master/pool.h"
 #include "master/stats.h"
+#include "master/tenant.h"
 #include "master/tree.h"
 #include "shm/content.h"
 #include "shm/log.h"
@@ -188,11 +189,16 @@ static void harvest(struct pool *p, struct worker *w)
 			if (j->req.op == LX_OP_READ)
 				stats_note(j->req.file, c.done_ns - j->req.t_dispatch_ns, c.error,
 				           0);
+			else if (j->req.op == LX_OP_RESOLVE)
+				fuse_open_resolved(p->m, &j->req, c.error ? 0 : c.tenant);
 			j->used = false;
 			w->ninflight--;
 		}
+		/* What the worker kept for the open, and what that replaced, are its container's. */
+		if (c.new_chunks)
+			tenant_charge(p->m, c.fh, (int32_t)c.new_chunks);
 		if (c.old_content)
-			content_free(&p->m->shm, c.old_content);
+			tenant_charge(p->m, c.fh, -(int32_t)content_free(&p->m->shm, c.old_content));
 	}
 }
 
@@ -624,6 +630,8 @@ bool pool_tick(struct pool *p)
 	if (p->gc_wanted && quiescent(p)) {
 		unsigned n = content_collect(&p->m->shm);
 
+		/* The dead worker's completions may be lost: charges follow what is published. */
+		tenant_recount(p->m);
 		p->gc_wanted = false;
 		if (n)
 			log_msg("recovered %u content chunks left by dead workers", n);

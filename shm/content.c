@@ -50,13 +50,13 @@ static int chunk_pop(struct shm *s, uint32_t *idx)
 	}
 }
 
-void content_free(struct shm *s, uint32_t chain)
+uint32_t content_free(struct shm *s, uint32_t chain)
 {
 	uint32_t last = chain, n = 1;
 	uint64_t old, new;
 
 	if (chain == 0 || chain > s->nchunks)
-		return;
+		return 0;
 	/* Bounded walk: a corrupt chain must not loop forever. */
 	while (n < s->nchunks) {
 		uint32_t next =
@@ -75,17 +75,17 @@ void content_free(struct shm *s, uint32_t chain)
 	} while (!atomic_compare_exchange_weak_explicit(
 	    &s->hdr->chunk_free, &old, new, memory_order_acq_rel, memory_order_acquire));
 	atomic_fetch_sub_explicit(&s->hdr->chunks_in_use, n, memory_order_relaxed);
+	return n;
 }
 
 int content_store(struct shm *s, const void *data, size_t len, uint32_t *chain)
 {
-	size_t nchunks = len ? (len + SHM_CHUNK_SIZE - 1) / SHM_CHUNK_SIZE : 1;
-	uint32_t first = 0, prev = 0, idx;
+	uint32_t first = 0, prev = 0, idx, nchunks;
 	size_t done = 0;
 
-	if (nchunks > s->nchunks || len > UINT32_MAX)
+	if (len > UINT32_MAX || (nchunks = content_chunks_for(len)) > s->nchunks)
 		return -ENOSPC;
-	for (size_t i = 0; i < nchunks; i++) {
+	for (uint32_t i = 0; i < nchunks; i++) {
 		size_t n = len - done < SHM_CHUNK_SIZE ? len - done : SHM_CHUNK_SIZE;
 
 		if (chunk_pop(s, &idx) < 0) {
@@ -184,41 +184,82 @@ static uint32_t next_gen(uint32_t gen)
 	return gen + 1 ? gen + 1 : 1;
 }
 
-int64_t handle_open(struct shm *s)
+/* The free list, from the table itself: a handle is free when it names no container. */
+static int handle_list_build(struct shm *s)
 {
-	uint32_t idx;
-	uint64_t st;
+	free(handle_free);
+	handle_free = calloc(s->nhandles, sizeof(*handle_free));
+	if (!handle_free)
+		return -ENOMEM;
+	handle_nfree = 0;
+	for (uint32_t i = s->nhandles; i-- > 0;)
+		if (atomic_load(&s->handles[i].tenant) == 0)
+			handle_free[handle_nfree++] = i;
+	return 0;
+}
 
-	if (!handle_free) {
-		handle_free = calloc(s->nhandles, sizeof(*handle_free));
-		if (!handle_free)
-			return -ENOMEM;
-		for (uint32_t i = 0; i < s->nhandles; i++)
-			handle_free[i] = s->nhandles - 1 - i;
-		handle_nfree = s->nhandles;
-	}
+uint32_t handle_nfree_count(const struct shm *s)
+{
+	return handle_free ? handle_nfree : s->nhandles;
+}
+
+int64_t handle_open(struct shm *s, uint32_t tenant)
+{
+	struct shm_handle *h;
+	uint32_t idx;
+
+	if (!handle_free && handle_list_build(s) < 0)
+		return -ENOMEM;
 	if (handle_nfree == 0)
 		return -ENFILE;
 	idx = handle_free[--handle_nfree];
-	st = atomic_load(&s->handles[idx].state);
-	return (int64_t)PACK(TAG(st), idx);
+	h = &s->handles[idx];
+	atomic_store(&h->chunks, 0);
+	atomic_store(&h->tenant, tenant + 1);
+	return (int64_t)PACK(TAG(atomic_load(&h->state)), idx);
 }
 
-void handle_release(struct shm *s, uint64_t fh)
+int handle_release(struct shm *s, uint64_t fh, uint32_t *tenant, int32_t *chunks)
 {
 	struct shm_handle *h = shm_handle_of(s, fh);
 	uint64_t cur;
 
-	if (!h)
-		return;
+	if (!h || !handle_free)
+		return -ESTALE;
 	cur = atomic_load(&h->state);
-	if (TAG(cur) != TAG(fh))
-		return;
+	if (TAG(cur) != TAG(fh) || atomic_load(&h->tenant) == 0)
+		return -ESTALE;
 	/* The generation bump makes any publish still in flight for this open fail. */
 	cur = atomic_exchange(&h->state, PACK(next_gen(TAG(fh)), 0));
 	if (LOW(cur))
 		content_free(s, LOW(cur));
+	*tenant = atomic_load(&h->tenant) - 1;
+	*chunks = atomic_load(&h->chunks);
+	atomic_store(&h->chunks, 0);
+	atomic_store(&h->tenant, 0);
 	handle_free[handle_nfree++] = (uint32_t)fh;
+	return 0;
+}
+
+struct shm_handle *handle_if_open(const struct shm *s, uint64_t fh)
+{
+	struct shm_handle *h = shm_handle_of(s, fh);
+
+	if (!h || atomic_load(&h->tenant) == 0 || TAG(atomic_load(&h->state)) != TAG(fh))
+		return NULL;
+	return h;
+}
+
+uint32_t content_chain_chunks(const struct shm *s, uint32_t chain)
+{
+	uint32_t n = 0;
+
+	/* Bounded: a corrupt chain must not loop forever. */
+	while (chain && chain <= s->nchunks && n < s->nchunks) {
+		n++;
+		chain = atomic_load_explicit(&s->chunk_meta[chain - 1].next, memory_order_relaxed);
+	}
+	return n;
 }
 
 /* Mark the chunks of one chain; false if it does not check out (then nothing is trusted). */
@@ -260,14 +301,8 @@ unsigned content_collect(struct shm *s)
 		freed++;
 	}
 	/* Recount from what is published: the count is approximate under concurrency. */
-	for (uint32_t i = 0; i < s->nhandles; i++) {
-		uint32_t c = LOW(atomic_load(&s->handles[i].state));
-
-		for (uint32_t n = 0; c && c <= s->nchunks && n < s->nchunks; n++) {
-			in_use++;
-			c = atomic_load_explicit(&s->chunk_meta[c - 1].next, memory_order_relaxed);
-		}
-	}
+	for (uint32_t i = 0; i < s->nhandles; i++)
+		in_use += content_chain_chunks(s, LOW(atomic_load(&s->handles[i].state)));
 	atomic_store(&s->hdr->chunks_in_use, in_use);
 out:
 	free(seen);

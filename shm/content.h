@@ -29,8 +29,20 @@ void content_init(struct shm *s);
 /* Copy data into a new chain. Returns 0 with *chain (index + 1), or -ENOSPC. */
 int content_store(struct shm *s, const void *data, size_t len, uint32_t *chain);
 
-/* Put a chain back on the free stack. A chain is freed once, by its owner. */
-void content_free(struct shm *s, uint32_t chain);
+/*
+ * Put a chain back on the free stack. A chain is freed once, by its owner.
+ * Returns the number of chunks it held.
+ */
+uint32_t content_free(struct shm *s, uint32_t chain);
+
+/* Chunks in a chain (bounded by the region: a corrupt chain ends the count). */
+uint32_t content_chain_chunks(const struct shm *s, uint32_t chain);
+
+/* Chunks a content of len bytes takes (an empty one takes one). */
+static inline uint32_t content_chunks_for(size_t len)
+{
+	return len ? (uint32_t)((len + SHM_CHUNK_SIZE - 1) / SHM_CHUNK_SIZE) : 1;
+}
 
 /*
  * Worker: make chain the content of handle fh. *old gets the chain it replaced
@@ -59,10 +71,24 @@ int content_iov(const struct shm *s, uint32_t chain, uint32_t len, uint64_t off,
  */
 unsigned content_collect(struct shm *s);
 
-/* Master: a handle for a new open, or -ENFILE. Its id encodes the generation. */
-int64_t handle_open(struct shm *s);
+/*
+ * Master: a handle for a new open charged to container slot tenant, or
+ * -ENFILE. Its id encodes the generation. Free handles are those naming no
+ * container, so a master that attaches to a live region finds them again.
+ */
+int64_t handle_open(struct shm *s, uint32_t tenant);
 
-/* Master: close a handle, freeing its content. Ignores stale ids. */
-void handle_release(struct shm *s, uint64_t fh);
+/*
+ * Master: close a handle, freeing its content. Sets the container slot it was
+ * charged to and the chunks charged for its content. Returns 0, or -ESTALE
+ * for an id that is not open (then nothing changes).
+ */
+int handle_release(struct shm *s, uint64_t fh, uint32_t *tenant, int32_t *chunks);
+
+/* The handle of fh if fh is open (its generation current), else NULL. */
+struct shm_handle *handle_if_open(const struct shm *s, uint64_t fh);
+
+/* Master: handles free to open. */
+uint32_t handle_nfree_count(const struct shm *s);
 
 #endif

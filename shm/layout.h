@@ -6,11 +6,16 @@
  * Layout version changelog:
  *   1: header, worker slots (request and completion rings, counters), handle
  *      table, content chunks, snapshot tables.
+ *   2: snapshot tables for cpusets and quotas, CPU time, pressure and I/O.
+ *   3: containers (tenants) and their quotas: each handle names the container
+ *      it is charged to and the chunks its content holds; completions carry
+ *      the handle, a container key and the chunks published.
  *
  * Who writes what:
  *   header        master, before any worker starts (config.virt_off: master, any time)
  *   worker slot   gen/pid: master; state/version/counters: the worker; rings per ring.h
  *   handles       master allocates and frees; workers publish content by CAS (content.h)
+ *   tenants       master alone; workers read a container's chunk count
  *   chunks        workers take free chunks and fill them; only the master frees them
  *   snapshot      workers, under each slot's seqlock and lease (snap.h)
  *
@@ -26,13 +31,14 @@
 #include <stdint.h>
 
 #include "shm/proto.h"
+#include "shm/quota.h"
 #include "shm/ring.h"
 #include "shm/snap.h"
 
 #define SHM_MAGIC 0x4d48534643584c00ULL /* "\0LXCFSHM" */
 /* Overridable at build time only to produce an incompatible binary for the upgrade test. */
 #ifndef SHM_LAYOUT_VERSION
-#define SHM_LAYOUT_VERSION 2
+#define SHM_LAYOUT_VERSION 3
 #endif
 
 #define SHM_MAX_WORKERS 64
@@ -101,6 +107,29 @@ struct shm_worker {
  */
 struct shm_handle {
 	_Atomic uint64_t state;
+	_Atomic uint32_t tenant; /* master: container slot + 1 while open, 0 when free */
+	_Atomic int32_t chunks;  /* master: chunks of this open's content charged to it */
+};
+
+/*
+ * A container holding open files (a tenant of the region): the reader's
+ * container as the identity cache names it, so that every process of one
+ * container shares one quota. Slots 0 and 1 stand for readers whose container
+ * could not be resolved and for containers beyond the table's capacity.
+ * Written by the master alone; a worker reads chunks to decide whether to keep
+ * a render (quota.h). A new master recounts handles and chunks from the
+ * handle table, so counts a dead master left half-updated do not last.
+ */
+#define TENANT_UNRESOLVED 0
+#define TENANT_OVERFLOW   1
+#define TENANT_LABEL      40
+
+struct shm_tenant {
+	_Atomic uint64_t key;     /* ident_container_key, 0 when the slot is free */
+	_Atomic uint32_t handles; /* files it holds open */
+	_Atomic int32_t chunks;   /* content chunks charged to its handles */
+	_Atomic uint64_t refused; /* opens refused to it, since it took the slot */
+	char label[TENANT_LABEL]; /* its cgroup, for status (the end of a long path) */
 };
 
 /*
@@ -126,6 +155,11 @@ struct shm_header {
 	uint64_t off_handles;
 	uint64_t off_chunk_meta;
 	uint64_t off_chunks;
+	uint64_t off_tenants;
+	uint32_t ntenants;
+	uint32_t pad0;
+	struct quota quota_handles; /* per container, of nhandles */
+	struct quota quota_chunks;  /* per container, of nchunks */
 	struct snap_table_desc tables[SNAP_NTABLES];
 	uint32_t max_cgroups;
 	uint32_t max_pids;
@@ -159,8 +193,12 @@ struct shm {
 	struct shm_handle *handles;
 	struct shm_chunk *chunk_meta;
 	unsigned char *chunks;
+	struct shm_tenant *tenants;
 	uint32_t nhandles;
 	uint32_t nchunks;
+	uint32_t ntenants;
+	struct quota quota_handles;
+	struct quota quota_chunks;
 	struct snap_table_desc tables[SNAP_NTABLES];
 };
 
@@ -172,6 +210,9 @@ struct shm_sizes {
 	uint32_t max_pids;    /* readers in the identity cache */
 	uint32_t host_size;   /* largest host file kept (a 1024-CPU cpuinfo fits in 2 MiB) */
 	uint32_t host_cpus;   /* CPUs the host can have: sizes the /proc/stat floors */
+	/* Per container: handles and chunks one may hold (0: the defaults, 1/64 and 1/8). */
+	uint32_t tenant_handles;
+	uint32_t tenant_chunks;
 };
 
 /* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */

@@ -50,6 +50,8 @@ enum lx_op {
 	LX_OP_GETATTR = 4,  /* passthrough: attributes of nodeid */
 	LX_OP_READDIR = 5,  /* passthrough: entries of directory nodeid from offset */
 	LX_OP_READLINK = 6, /* passthrough: target of symlink nodeid */
+	LX_OP_RESOLVE = 7,  /* an OPEN by a reader the identity cache does not know yet:
+	                       resolve its container; the master answers the OPEN */
 };
 
 /*
@@ -80,12 +82,15 @@ struct lx_req {
 struct lx_cmp {
 	uint64_t unique;
 	uint64_t done_ns; /* CLOCK_MONOTONIC when the reply was written */
+	uint64_t fh;      /* the request's handle: content below is charged to it */
+	uint64_t tenant;  /* LX_OP_RESOLVE: the reader's container key, 0 unresolved */
 	uint32_t seq;
 	int32_t error;        /* 0, or the -errno replied to the kernel */
 	uint32_t bytes;       /* payload bytes replied */
 	uint32_t old_content; /* chunk index + 1 of a chain to free, 0 none */
+	uint32_t new_chunks;  /* chunks of the content published for fh, 0 none */
 	uint16_t file;
-	uint16_t pad[3];
+	uint16_t pad;
 };
 
 #endif

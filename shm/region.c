@@ -14,7 +14,8 @@
 #define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uint64_t)(a)-1))
 
 struct shm_geometry {
-	uint64_t off_workers, off_handles, off_chunk_meta, off_chunks, size;
+	uint64_t off_workers, off_handles, off_chunk_meta, off_tenants, off_chunks, size;
+	uint32_t ntenants;
 	struct snap_table_desc tables[SNAP_NTABLES];
 };
 
@@ -37,7 +38,11 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 	    ALIGN_UP(g->off_workers + (uint64_t)SHM_MAX_WORKERS * sizeof(struct shm_worker), 4096);
 	g->off_chunk_meta =
 	    ALIGN_UP(g->off_handles + (uint64_t)sz->nhandles * sizeof(struct shm_handle), 4096);
-	off = ALIGN_UP(g->off_chunk_meta + (uint64_t)sz->nchunks * sizeof(struct shm_chunk), 4096);
+	g->off_tenants =
+	    ALIGN_UP(g->off_chunk_meta + (uint64_t)sz->nchunks * sizeof(struct shm_chunk), 4096);
+	/* A slot per container the snapshot holds, and the two shared ones. */
+	g->ntenants = sz->max_cgroups + 2;
+	off = ALIGN_UP(g->off_tenants + (uint64_t)g->ntenants * sizeof(struct shm_tenant), 4096);
 	for (int t = 0; t < SNAP_NTABLES; t++) {
 		struct snap_table_desc *d = &g->tables[t];
 		/*
@@ -74,9 +79,13 @@ static void shm_bind(struct shm *s, const struct shm_geometry *g, const struct s
 	s->handles = (struct shm_handle *)(b + g->off_handles);
 	s->chunk_meta = (struct shm_chunk *)(b + g->off_chunk_meta);
 	s->chunks = b + g->off_chunks;
+	s->tenants = (struct shm_tenant *)(b + g->off_tenants);
 	s->nhandles = sz->nhandles;
 	s->nchunks = sz->nchunks;
+	s->ntenants = g->ntenants;
 	memcpy(s->tables, g->tables, sizeof(s->tables));
+	s->quota_handles = s->hdr->quota_handles;
+	s->quota_chunks = s->hdr->quota_chunks;
 }
 
 static bool sizes_sane(const struct shm_sizes *sz)
@@ -85,7 +94,29 @@ static bool sizes_sane(const struct shm_sizes *sz)
 	       sz->nhandles <= (1u << 24) && sz->nchunks <= (1u << 24) &&
 	       sz->max_cgroups <= (1u << 22) && sz->max_pids <= (1u << 24) &&
 	       sz->host_size >= 4096 && sz->host_size <= (64u << 20) && sz->host_cpus >= 1 &&
-	       sz->host_cpus <= 8192;
+	       sz->host_cpus <= 8192 && sz->tenant_handles <= sz->nhandles &&
+	       sz->tenant_chunks <= sz->nchunks;
+}
+
+/* A quota read from a header: a container can hold no more than the pool. */
+static bool quota_sane(const struct quota *q, uint32_t total)
+{
+	return q->limit >= 1 && q->limit <= total && q->floor <= q->limit && q->reserve <= total;
+}
+
+/*
+ * Default shares: 1/64 of the handles (a table of 262,144 gives 4,096 a
+ * container, and 64 containers at their limit leave room for the rest) and
+ * 1/8 of the content. A container below 64 handles or 256 chunks (1 MiB) is
+ * served from the reserve that containers at their limit cannot take.
+ */
+static void quotas_set(struct shm_header *h, const struct shm_sizes *sz)
+{
+	uint32_t nh = sz->tenant_handles ? sz->tenant_handles : sz->nhandles / 64;
+	uint32_t nc = sz->tenant_chunks ? sz->tenant_chunks : sz->nchunks / 8;
+
+	h->quota_handles = quota_for(sz->nhandles, nh ? nh : 1, 64);
+	h->quota_chunks = quota_for(sz->nchunks, nc ? nc : 1, 256);
 }
 
 int shm_create(struct shm *s, const struct shm_sizes *sz)
@@ -134,6 +165,11 @@ int shm_create(struct shm *s, const struct shm_sizes *sz)
 	h->off_handles = g.off_handles;
 	h->off_chunk_meta = g.off_chunk_meta;
 	h->off_chunks = g.off_chunks;
+	h->off_tenants = g.off_tenants;
+	h->ntenants = g.ntenants;
+	quotas_set(h, sz);
+	s->quota_handles = h->quota_handles;
+	s->quota_chunks = h->quota_chunks;
 	memcpy(h->tables, g.tables, sizeof(h->tables));
 	for (uint32_t i = 0; i < SHM_MAX_WORKERS; i++) {
 		ring_reset(&s->workers[i].req);
@@ -187,6 +223,8 @@ int shm_attach(struct shm *s, int fd, char *msg, size_t msgsize)
 	    h.region_size != g.size || (uint64_t)st.st_size < g.size ||
 	    h.off_workers != g.off_workers || h.off_handles != g.off_handles ||
 	    h.off_chunk_meta != g.off_chunk_meta || h.off_chunks != g.off_chunks ||
+	    h.off_tenants != g.off_tenants || h.ntenants != g.ntenants ||
+	    !quota_sane(&h.quota_handles, h.nhandles) || !quota_sane(&h.quota_chunks, h.nchunks) ||
 	    memcmp(h.tables, g.tables, sizeof(g.tables)) != 0) {
 		snprintf(msg, msgsize, "header describes an inconsistent region");
 		return -EINVAL;

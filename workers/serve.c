@@ -17,6 +17,7 @@
 #include "shm/log.h"
 #include "workers/files.h"
 #include "workers/files_misc.h"
+#include "workers/ident.h"
 #include "workers/reader.h"
 #include "workers/snapshot.h"
 #include "workers/sysfs.h"
@@ -111,25 +112,61 @@ static int render(struct worker_ctx *w, const struct lx_req *req)
 }
 
 /*
- * Keep the render for later offsets of this open. A full content region is
- * not an error for the reader: this reply comes from our own buffer, and a
- * later offset with nothing published is rendered again.
+ * Keep the render for later offsets of this open, if the reader's container
+ * may hold that much more content (shm/quota.h): past its share, this reader
+ * is served uncached (a later offset with nothing published is rendered
+ * again) and other containers keep their room. A full region is not an
+ * error for the reader either: this reply comes from our own buffer.
+ * Sets cmp's old chain and the chunks kept, for the master to account.
  */
-static uint32_t publish(struct worker_ctx *w, const struct lx_req *req)
+static void publish(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
 {
-	static unsigned long full;
-	uint32_t chain, old = 0;
+	static unsigned long full, over;
+	const struct shm_handle *h = shm_handle_of(&w->shm, req->fh);
+	uint32_t need = content_chunks_for(w->out.len), chain, old = 0, t;
+	uint32_t in_use = atomic_load_explicit(&w->shm.hdr->chunks_in_use, memory_order_relaxed);
+	int64_t held = 0;
 	int err;
 
+	/* The master's counts, read without a lock: a few renders' worth of overshoot at most. */
+	t = h ? atomic_load_explicit(&h->tenant, memory_order_relaxed) : 0;
+	if (t > 0 && t <= w->shm.ntenants)
+		held = atomic_load_explicit(&w->shm.tenants[t - 1].chunks, memory_order_relaxed);
+	if (!quota_admit(&w->shm.quota_chunks, held, need,
+	                 in_use < w->shm.nchunks ? w->shm.nchunks - in_use : 0)) {
+		if (over++ % 1000 == 0)
+			log_msg("content of pid %u's container not kept: %lld chunks held, share %u "
+			        "(%lu renders served uncached)",
+			        req->pid, (long long)held, w->shm.quota_chunks.limit, over);
+		return;
+	}
 	err = content_store(&w->shm, w->out.data, w->out.len, &chain);
 	if (err < 0) {
 		if (full++ % 1000 == 0)
 			log_msg("content region full: %lu renders not kept", full);
-		return 0;
+		return;
 	}
-	if (content_publish(&w->shm, req->fh, chain, &old) < 0)
+	if (content_publish(&w->shm, req->fh, chain, &old) < 0) {
 		content_free(&w->shm, chain); /* the file was closed meanwhile */
-	return old;
+		return;
+	}
+	cmp->old_content = old;
+	cmp->new_chunks = need;
+}
+
+/* An OPEN by a reader the master could not place: its container, for the master's quota. */
+static void resolve(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
+{
+	struct cont_paths paths;
+	int err = ident_resolve(w, (pid_t)req->pid, &paths);
+
+	if (err < 0) {
+		log_debug("container of pid %u (open of %.64s): %s", req->pid, req->name,
+		          strerror(-err));
+		cmp->error = err;
+		return;
+	}
+	cmp->tenant = ident_container_key(&paths);
 }
 
 void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
@@ -141,10 +178,15 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 	w->reader_valid = false; /* resolved afresh (through the cache) for each request */
 	cmp->seq = req->seq;
 	cmp->unique = req->unique;
+	cmp->fh = req->fh;
 	cmp->file = req->file;
 
-	if (req->op == LX_OP_SAMPLE) {
-		loadavg_sample(w);
+	if (req->op == LX_OP_SAMPLE || req->op == LX_OP_RESOLVE) {
+		/* Nobody waits for a sample; the master answers the OPEN behind a resolve. */
+		if (req->op == LX_OP_SAMPLE)
+			loadavg_sample(w);
+		else
+			resolve(w, req, cmp);
 		cmp->done_ns = mono_ns();
 		return;
 	}
@@ -167,7 +209,7 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 		goto done;
 	}
 	shm_note_size(&w->shm, req->file, w->out.len);
-	cmp->old_content = publish(w, req);
+	publish(w, req, cmp);
 
 	iov.iov_base = w->out.data + (req->offset < w->out.len ? req->offset : w->out.len);
 	iov.iov_len = req->offset < w->out.len ? w->out.len - req->offset : 0;

@@ -5,9 +5,10 @@
  *
  *   filecheck [--seconds S] [--count N] [--stop-file PATH] [--slow-ms MS]
  *             [--mem-total KB] [--also-total KB] [--mem-lines N] [--cpus N]
- *             [--tag TEXT] FILE...
+ *             [--chunk BYTES] [--tag TEXT] FILE...
  *
- * Each operation is open, read(2) until EOF, close, of the next FILE in turn.
+ * Each operation is open, read(2) until EOF, close, of the next FILE in turn,
+ * BYTES at a time (default 65536; 1 or 7 read a text in many small pieces).
  * The text must be non-empty, end with '\n' and hold no NUL; then, by the
  * file's name:
  *   meminfo  starts with "MemTotal:", every line "Label: value[ kB]", MemTotal
@@ -72,6 +73,7 @@ struct opts {
 	const char *stop_file;
 	double slow_ms;
 	long long mem_total, also_total, mem_lines, cpus; /* -1: not checked */
+	size_t chunk;                                     /* bytes per read(2) */
 	const char *tag;
 };
 
@@ -415,7 +417,7 @@ static void one_op(const struct opts *o, struct file *f, char **bufp, size_t *ca
 			*bufp = nb;
 			*capp = ncap;
 		}
-		n = read(fd, *bufp + len, 65536);
+		n = read(fd, *bufp + len, o->chunk);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -470,7 +472,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: filecheck [--seconds S] [--count N] [--stop-file PATH] "
 	                "[--slow-ms MS] [--mem-total KB] [--also-total KB] [--mem-lines N] "
-	                "[--cpus N] [--tag TEXT] FILE...\n");
+	                "[--cpus N] [--chunk BYTES] [--tag TEXT] FILE...\n");
 	exit(2);
 }
 
@@ -505,7 +507,8 @@ static enum kind kind_of(const char *path)
 int main(int argc, char **argv)
 {
 	struct opts o = {
-	    .seconds = 5, .mem_total = -1, .also_total = -1, .mem_lines = -1, .cpus = -1};
+	    .seconds = 5, .mem_total = -1, .also_total = -1, .mem_lines = -1, .cpus = -1,
+	    .chunk = 65536};
 	struct file files[MAX_FILES];
 	int nfiles = 0;
 	char *buf = NULL;
@@ -537,6 +540,8 @@ int main(int argc, char **argv)
 				o.mem_lines = (long long)parse_num(v);
 			else if (strcmp(a, "--cpus") == 0)
 				o.cpus = (long long)parse_num(v);
+			else if (strcmp(a, "--chunk") == 0)
+				o.chunk = (size_t)parse_num(v);
 			else if (strcmp(a, "--tag") == 0)
 				o.tag = v;
 			else
@@ -547,7 +552,7 @@ int main(int argc, char **argv)
 			files[nfiles++] = (struct file){.path = a, .kind = kind_of(a), .lines = -1};
 		}
 	}
-	if (nfiles == 0)
+	if (nfiles == 0 || o.chunk < 1 || o.chunk > 65536)
 		usage();
 
 	schedstat_fd = open("/proc/self/schedstat", O_RDONLY | O_CLOEXEC);

@@ -27,14 +27,15 @@ static void test_roundtrip(struct shm *s)
 {
 	static char big[300 * 1024], back[300 * 1024];
 	struct iovec iov[128];
-	uint32_t chain, old, clen;
+	uint32_t chain, old, clen, tenant;
+	int32_t held;
 	size_t bytes;
 	int64_t fh;
 	int n;
 
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (char)('a' + i % 26);
-	fh = handle_open(s);
+	fh = handle_open(s, 5);
 	CHECK(fh >= 0);
 	CHECK_EQ_U64(content_get(s, (uint64_t)fh, &chain, &clen), (uint64_t)-ENODATA);
 	CHECK_EQ_U64(content_store(s, big, sizeof(big), &chain), 0);
@@ -63,13 +64,25 @@ static void test_roundtrip(struct shm *s)
 	CHECK(old != 0);
 	content_free(s, old);
 
+	/* The handle names its container until released; release says what it held. */
+	CHECK_EQ_U64(atomic_load(&shm_handle_of(s, (uint64_t)fh)->tenant), 6);
+	CHECK(handle_if_open(s, (uint64_t)fh) != NULL);
+	atomic_store(&shm_handle_of(s, (uint64_t)fh)->chunks, 1);
+	CHECK_EQ_U64(handle_nfree_count(s), 15);
+	CHECK_EQ_U64(handle_release(s, (uint64_t)fh, &tenant, &held), 0);
+	CHECK_EQ_U64(tenant, 5);
+	CHECK_EQ_U64(held, 1);
+	CHECK_EQ_U64(handle_nfree_count(s), 16);
+	CHECK(handle_if_open(s, (uint64_t)fh) == NULL);
+
 	/* After release the id is stale: no publish, no get, a new open is clean. */
-	handle_release(s, (uint64_t)fh);
 	CHECK_EQ_U64(content_store(s, "y", 1, &chain), 0);
 	CHECK_EQ_U64(content_publish(s, (uint64_t)fh, chain, &old), (uint64_t)-ESTALE);
 	content_free(s, chain);
 	CHECK_EQ_U64(content_get(s, (uint64_t)fh, &chain, &clen), (uint64_t)-ESTALE);
-	handle_release(s, (uint64_t)fh); /* twice: ignored */
+	/* Twice: refused, and nothing changes. */
+	CHECK_EQ_U64(handle_release(s, (uint64_t)fh, &tenant, &held), (uint64_t)-ESTALE);
+	CHECK_EQ_U64(handle_nfree_count(s), 16);
 	CHECK_EQ_U64(atomic_load(&s->hdr->chunks_in_use), 0);
 }
 
@@ -120,7 +133,7 @@ static void test_collect(struct shm *s)
 {
 	static char block[SHM_CHUNK_SIZE * 3], all[SHM_CHUNK_SIZE * 64];
 	uint32_t leaked, kept, old;
-	int64_t fh = handle_open(s);
+	int64_t fh = handle_open(s, 5);
 	struct iovec iov[8];
 	size_t bytes;
 
@@ -140,10 +153,31 @@ static void test_collect(struct shm *s)
 	CHECK(((char *)iov[2].iov_base)[0] == 'k');
 	/* Nothing left to recover; every chunk usable again. */
 	CHECK_EQ_U64(content_collect(s), 0);
-	handle_release(s, (uint64_t)fh);
+	CHECK_EQ_U64(content_chain_chunks(s, kept), 3);
+	CHECK_EQ_U64(handle_release(s, (uint64_t)fh, &(uint32_t){0}, &(int32_t){0}), 0);
 	CHECK_EQ_U64(atomic_load(&s->hdr->chunks_in_use), 0);
 	CHECK_EQ_U64(content_store(s, all, sizeof(all), &kept), 0);
 	content_free(s, kept);
+}
+
+/* Shares of a pool (quota.h): a limit per container, a reserve for those below the floor. */
+static void test_quota(void)
+{
+	struct quota q = quota_for(800, 200, 20); /* reserve 100 */
+
+	CHECK_EQ_U64(q.reserve, 100);
+	CHECK(quota_admit(&q, 0, 1, 800));
+	CHECK(quota_admit(&q, 199, 1, 500));
+	CHECK(!quota_admit(&q, 200, 1, 500)); /* its own limit */
+	CHECK(!quota_admit(&q, 150, 1, 100)); /* above the floor, the reserve is not its */
+	CHECK(quota_admit(&q, 150, 1, 101));
+	CHECK(quota_admit(&q, 19, 1, 1));     /* below the floor: any free unit */
+	CHECK(!quota_admit(&q, 19, 2, 1));    /* but no more than is free */
+	CHECK(!quota_admit(&q, 0, 1, 0));
+	CHECK(quota_admit(&q, -5, 1, 800));   /* a count settling below zero holds nothing */
+	CHECK(!quota_admit(&q, 0, 201, 800)); /* one grant beyond the limit */
+	q = quota_for(800, 10, 64);           /* a floor above the limit is the limit */
+	CHECK_EQ_U64(q.floor, 10);
 }
 
 static void test_attach(struct shm *s)
@@ -173,16 +207,17 @@ int main(void)
 {
 	struct shm s, roomy;
 
-	CHECK_EQ_U64(shm_create(&roomy, &(struct shm_sizes){16, 128, 64, 64, 4096, 4}), 0);
+	CHECK_EQ_U64(shm_create(&roomy, &(struct shm_sizes){16, 128, 64, 64, 4096, 4, 0, 0}), 0);
 	test_roundtrip(&roomy);
 	shm_detach(&roomy);
 	close(roomy.fd);
 
-	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 64, 64, 64, 4096, 4}), 0);
+	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 64, 64, 64, 4096, 4, 0, 0}), 0);
 	test_full(&s);
 	test_collect(&s);
 	test_corrupt(&s);
 	test_attach(&s);
+	test_quota();
 	shm_detach(&s);
 	close(s.fd);
 	return check_report("content");

@@ -217,7 +217,7 @@ int main(void)
 				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct shm s;
 
-	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 16, 8, 16, 4096, 4}), 0);
+	CHECK_EQ_U64(shm_create(&s, &(struct shm_sizes){16, 16, 8, 16, 4096, 4, 0, 0}), 0);
 	CHECK_EQ_U64(s.tables[SNAP_MEM].nbuckets, 1);
 	test_basic(&s, calls);
 	test_evict(&s, calls);

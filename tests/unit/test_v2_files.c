@@ -653,7 +653,7 @@ static char *serve(struct worker_ctx *w, enum lx_file file, uint32_t size)
 	ssize_t n;
 	int niov;
 
-	fh = handle_open(&w->shm);
+	fh = handle_open(&w->shm, TENANT_UNRESOLVED);
 	CHECK(fh >= 0);
 	if (fh < 0)
 		return NULL;
@@ -671,7 +671,7 @@ static char *serve(struct worker_ctx *w, enum lx_file file, uint32_t size)
 	n = read(reply_rd, reply, sizeof(reply));
 	CHECK(n >= (ssize_t)sizeof(oh));
 	if (n < (ssize_t)sizeof(oh)) {
-		handle_release(&w->shm, (uint64_t)fh);
+		handle_release(&w->shm, (uint64_t)fh, &(uint32_t){0}, &(int32_t){0});
 		return NULL;
 	}
 	memcpy(&oh, reply, sizeof(oh));
@@ -700,7 +700,7 @@ static char *serve(struct worker_ctx *w, enum lx_file file, uint32_t size)
 	CHECK(memcmp(content, reply + sizeof(oh), cmp.bytes) == 0);
 	if (cmp.old_content)
 		content_free(&w->shm, cmp.old_content);
-	handle_release(&w->shm, (uint64_t)fh);
+	handle_release(&w->shm, (uint64_t)fh, &(uint32_t){0}, &(int32_t){0});
 	return content;
 }
 
