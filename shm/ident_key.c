@@ -49,8 +49,7 @@ int ident_peek_container(const struct shm *s, pid_t pid, uint64_t *key, struct c
 	if (snap_peek(s, SNAP_PID, &sk, &pv, sizeof(pv), &len) < 0 || len != sizeof(pv))
 		return -ENOENT;
 	snap_hash(&pv.init, sizeof(pv.init), &sk);
-	if (snap_peek(s, SNAP_CONT, &sk, &paths, sizeof(paths), &len) < 0 ||
-	    len != sizeof(paths))
+	if (snap_peek(s, SNAP_CONT, &sk, &paths, sizeof(paths), &len) < 0 || len != sizeof(paths))
 		return -ENOENT;
 	/* Values in shm are untrusted: every path must end inside its buffer. */
 	for (int c = 0; c < IDENT_NPATHS; c++)
