@@ -118,6 +118,13 @@ int cg_path_parse(const char *text, size_t len, const struct cg_hier *h, enum cg
 	ret = cg_find_line(text, len, h->version, name, &path, &plen);
 	if (ret < 0)
 		return ret;
+	/*
+	 * The kernel writes at most PATH_MAX - 1 bytes of a path here and cuts
+	 * the rest silently: a path that long may be a prefix of the real one,
+	 * which could even name another cgroup. It cannot be used.
+	 */
+	if (plen >= CG_PROC_PATH_MAX - 1)
+		return -ENAMETOOLONG;
 
 	/* Make it relative to what the mount shows: strip the mount's root. */
 	rlen = strlen(h->root);

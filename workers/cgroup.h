@@ -56,12 +56,16 @@ int cg_layout_parse(const char *text, size_t len, struct cg_layout *out);
 /* cg_layout_parse of this process's /proc/self/mountinfo. Returns 0 or -errno. */
 int cg_layout_detect(struct cg_layout *out);
 
+/* The kernel's buffer for a path in /proc/<pid>/cgroup (it truncates longer ones). */
+#define CG_PROC_PATH_MAX 4096
+
 /*
  * The cgroup of a process for controller c, from the text of /proc/<pid>/cgroup:
  * v1 the line whose controller list holds c, v2 the "0::" line. The path is
  * made relative to the hierarchy's mount root and a trailing "/init.scope" is
  * dropped. Writes a path starting with '/' to out. Returns 0, -ENOENT when no
- * line matches, -ENAMETOOLONG, or -EINVAL on malformed text.
+ * line matches, -ENAMETOOLONG (longer than out, or as long as the kernel
+ * writes, which may be a cut path), or -EINVAL on malformed text.
  */
 int cg_path_parse(const char *text, size_t len, const struct cg_hier *h, enum cg_ctrl c, char *out,
                   size_t size);

@@ -33,16 +33,6 @@ struct cpu_view {
 	bool cfs;          /* --enable-cfs */
 };
 
-/* The first few, then one in a thousand: a flood of vanished readers must not flood the log. */
-static void cpu_fallback(const char *file, const char *what, pid_t pid, const char *path, int err)
-{
-	static unsigned long count;
-
-	count++;
-	if (count <= 20 || count % 1000 == 0)
-		log_msg("%s: %s for pid %d%s%s: %s: serving host content (%lu so far)", file, what,
-		        (int)pid, path ? " in " : "", path ? path : "", strerror(-err), count);
-}
 
 /* The host's file at path into w->host. Returns its length or -errno. */
 static ssize_t cpu_host(struct worker_ctx *w, const char *path)
@@ -82,14 +72,14 @@ static int cpu_view_of(struct worker_ctx *w, const char *file, pid_t pid, struct
 	if (cpu_ctrl(w, CG_CPUSET)) {
 		err = cpu_cgroup(w, pid, CG_CPUSET, path, sizeof(path));
 		if (err < 0) {
-			cpu_fallback(file, "cpuset cgroup lookup", pid, NULL, err);
+			worker_fallback(w, file, "cpuset cgroup lookup", pid, NULL, err);
 			return err;
 		}
 		err = snap_cpuset(w, path, &v->visible);
 		if (err == -ENODATA) {
 			cpuset_fill(&v->visible);
 		} else if (err < 0) {
-			cpu_fallback(file, "cpuset", pid, path, err);
+			worker_fallback(w, file, "cpuset", pid, path, err);
 			return err;
 		}
 	}
@@ -98,12 +88,12 @@ static int cpu_view_of(struct worker_ctx *w, const char *file, pid_t pid, struct
 		return 0;
 	err = cpu_cgroup(w, pid, CG_CPU, path, sizeof(path));
 	if (err < 0) {
-		cpu_fallback(file, "cpu cgroup lookup", pid, NULL, err);
+		worker_fallback(w, file, "cpu cgroup lookup", pid, NULL, err);
 		return err;
 	}
 	err = snap_cfs(w, path, &v->cfs_cpus);
 	if (err < 0) {
-		cpu_fallback(file, "cfs quota", pid, path, err);
+		worker_fallback(w, file, "cfs quota", pid, path, err);
 		return err;
 	}
 	return 0;
@@ -136,7 +126,7 @@ int file_cpuinfo(struct worker_ctx *w, pid_t pid)
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0) {
-		cpu_fallback("cpuinfo", "render", pid, NULL, err);
+		worker_fallback(w, "cpuinfo", "render", pid, NULL, err);
 		return worker_copy_host(w);
 	}
 	return 0;
@@ -177,24 +167,24 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 			return -ENOMEM;
 		err = cpu_cgroup(w, pid, CG_CPUACCT, path, sizeof(path));
 		if (err < 0) {
-			cpu_fallback("stat", "cpuacct cgroup lookup", pid, NULL, err);
+			worker_fallback(w, "stat", "cpuacct cgroup lookup", pid, NULL, err);
 			return err;
 		}
 		err = snap_cpuacct(w, path, acct);
 		if (err < 0) {
-			cpu_fallback("stat", "cpuacct usage", pid, path, err);
+			worker_fallback(w, "stat", "cpuacct usage", pid, path, err);
 			return err;
 		}
 		sv->acct = acct;
 	} else if (cpu_ctrl(w, CG_CPU) && cpu_h->version == 2) {
 		err = cpu_cgroup(w, pid, CG_CPU, path, sizeof(path));
 		if (err < 0) {
-			cpu_fallback("stat", "cpu cgroup lookup", pid, NULL, err);
+			worker_fallback(w, "stat", "cpu cgroup lookup", pid, NULL, err);
 			return err;
 		}
 		err = snap_cpu_stat(w, path, cs);
 		if (err < 0) {
-			cpu_fallback("stat", "cpu.stat", pid, path, err);
+			worker_fallback(w, "stat", "cpu.stat", pid, path, err);
 			return err;
 		}
 		sv->cpu_stat = cs;
@@ -230,7 +220,7 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor)
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0) {
-		cpu_fallback("stat", "render", pid, NULL, err);
+		worker_fallback(w, "stat", "render", pid, NULL, err);
 		return worker_copy_host(w);
 	}
 	return 0;
@@ -266,7 +256,7 @@ int file_cpu_online(struct worker_ctx *w, pid_t pid)
 		return worker_copy_host(w);
 	err = cpuset_parse(w->host.data, w->host.len, &online);
 	if (err < 0) {
-		cpu_fallback("cpu/online", "parse " CPU_ONLINE_PATH, pid, NULL, err);
+		worker_fallback(w, "cpu/online", "parse " CPU_ONLINE_PATH, pid, NULL, err);
 		return worker_copy_host(w);
 	}
 
@@ -279,7 +269,7 @@ int file_cpu_online(struct worker_ctx *w, pid_t pid)
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0) {
-		cpu_fallback("cpu/online", "render", pid, NULL, err);
+		worker_fallback(w, "cpu/online", "render", pid, NULL, err);
 		return worker_copy_host(w);
 	}
 	return 0;

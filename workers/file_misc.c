@@ -29,16 +29,6 @@
 #define MISC_DEVS_FIRST 64
 #define MISC_DEVS_MAX   65536
 
-/* The first few, then one in a thousand: a flood of vanished readers must not flood the log. */
-static void misc_fallback(const char *file, const char *what, pid_t pid, const char *path, int err)
-{
-	static unsigned long count;
-
-	count++;
-	if (count <= 20 || count % 1000 == 0)
-		log_msg("%s: %s for pid %d%s%s: %s: serving host content (%lu so far)", file, what,
-		        (int)pid, path ? " in " : "", path ? path : "", strerror(-err), count);
-}
 
 static bool misc_virt_off(struct worker_ctx *w)
 {
@@ -106,7 +96,7 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 
 	err = ident_init(w, pid, &init);
 	if (err < 0) {
-		misc_fallback("uptime", "pid namespace init", pid, NULL, err);
+		worker_fallback(w, "uptime", "pid namespace init", pid, NULL, err);
 		return worker_copy_host(w);
 	}
 	/* the host's own init is the host: its uptime is the real one */
@@ -114,7 +104,7 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 		return worker_copy_host(w);
 	hz = sysconf(_SC_CLK_TCK);
 	if (hz <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) < 0) {
-		misc_fallback("uptime", "clock", pid, NULL, -EINVAL);
+		worker_fallback(w, "uptime", "clock", pid, NULL, -EINVAL);
 		return worker_copy_host(w);
 	}
 
@@ -123,7 +113,7 @@ int file_uptime(struct worker_ctx *w, pid_t pid)
 		if (err == 0)
 			err = snap_cpu_usage(w, path, &busy_ns);
 		if (err < 0) {
-			misc_fallback("uptime", "cpu usage", pid, NULL, err);
+			worker_fallback(w, "uptime", "cpu usage", pid, NULL, err);
 			return worker_copy_host(w);
 		}
 	}
@@ -157,12 +147,12 @@ int file_swaps(struct worker_ctx *w, pid_t pid)
 
 	err = misc_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
 	if (err < 0) {
-		misc_fallback("swaps", "memory cgroup lookup", pid, NULL, err);
+		worker_fallback(w, "swaps", "memory cgroup lookup", pid, NULL, err);
 		return misc_serve_host(w, "/proc/swaps");
 	}
 	err = snap_memory(w, path, &mem);
 	if (err < 0) {
-		misc_fallback("swaps", "memory values", pid, path, err);
+		worker_fallback(w, "swaps", "memory values", pid, path, err);
 		return misc_serve_host(w, "/proc/swaps");
 	}
 	/* the host's SwapTotal and MemTotal bound the container's, as in meminfo */
@@ -235,7 +225,7 @@ int file_diskstats(struct worker_ctx *w, pid_t pid)
 
 	err = misc_cgroup(w, pid, CG_BLKIO, path, sizeof(path));
 	if (err < 0) {
-		misc_fallback("diskstats", "blkio cgroup lookup", pid, NULL, err);
+		worker_fallback(w, "diskstats", "blkio cgroup lookup", pid, NULL, err);
 		return worker_copy_host(w);
 	}
 	/*
@@ -248,7 +238,7 @@ int file_diskstats(struct worker_ctx *w, pid_t pid)
 	err = misc_read_io(w, path, &devs, &ndevs);
 	if (err < 0) {
 		/* -EOPNOTSUPP: no io accounting for this cgroup; upstream shows the host too */
-		misc_fallback("diskstats", "io values", pid, path, err);
+		worker_fallback(w, "diskstats", "io values", pid, path, err);
 		return worker_copy_host(w);
 	}
 	a = (struct diskstats_args){w->host.data, w->host.len, devs, ndevs};
@@ -278,7 +268,7 @@ int file_slabinfo(struct worker_ctx *w, pid_t pid)
 
 	err = misc_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
 	if (err < 0) {
-		misc_fallback("slabinfo", "memory cgroup lookup", pid, NULL, err);
+		worker_fallback(w, "slabinfo", "memory cgroup lookup", pid, NULL, err);
 		return misc_serve_host(w, "/proc/slabinfo");
 	}
 	n = cg_read_file(w->root_fd[CG_MEMORY], path, "memory.kmem.slabinfo", &w->host);
@@ -286,7 +276,7 @@ int file_slabinfo(struct worker_ctx *w, pid_t pid)
 		return worker_copy_host(w);
 	/* no kmem accounting, or a kernel that no longer fills it: the host's is all there is */
 	if (n < 0 && n != -ENOENT && n != -EOPNOTSUPP && n != -EIO)
-		misc_fallback("slabinfo", "memory.kmem.slabinfo", pid, path, (int)n);
+		worker_fallback(w, "slabinfo", "memory.kmem.slabinfo", pid, path, (int)n);
 	return misc_serve_host(w, "/proc/slabinfo");
 }
 
@@ -313,12 +303,12 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
 
 	err = misc_unified_cgroup(w, pid, path, sizeof(path));
 	if (err < 0) {
-		misc_fallback("pressure", "unified cgroup lookup", pid, NULL, err);
+		worker_fallback(w, "pressure", "unified cgroup lookup", pid, NULL, err);
 		return misc_serve_host(w, host_path);
 	}
 	/* On a hybrid host no controller's root is the unified mount: it has its own fd. */
 	if (w->unified_fd < 0) {
-		misc_fallback("pressure", "open unified mount", pid, NULL, -EBADF);
+		worker_fallback(w, "pressure", "open unified mount", pid, NULL, -EBADF);
 		return misc_serve_host(w, host_path);
 	}
 	n = snap_pressure(w, path, name);
@@ -326,7 +316,7 @@ int file_pressure(struct worker_ctx *w, pid_t pid, const char *which)
 		return worker_copy_host(w);
 	/* a kernel without PSI per cgroup, or cgroup.pressure 0, has no file to show */
 	if (n < 0 && n != -ENOENT && n != -EOPNOTSUPP)
-		misc_fallback("pressure", name, pid, path, (int)n);
+		worker_fallback(w, "pressure", name, pid, path, (int)n);
 	return misc_serve_host(w, host_path);
 }
 

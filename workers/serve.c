@@ -31,14 +31,22 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The first few of each kind, then one in a thousand. */
-static void log_fallback(const char *what, pid_t pid, const char *path, int err)
+#define LOG_PATH_TAIL 160
+
+void worker_fallback(struct worker_ctx *w, const char *file, const char *what, pid_t pid,
+                     const char *path, int err)
 {
 	static unsigned long count;
+	size_t plen = path ? strlen(path) : 0;
 
-	if (count++ < 20 || count % 1000 == 0)
-		log_msg("%s for pid %d%s%s: %s: serving host content (%lu so far)", what, pid,
-		        path ? " in " : "", path ? path : "", strerror(-err), count);
+	if (err == -ENAMETOOLONG)
+		w->refuse = err;
+	/* A path's end tells it apart; a whole 4 KiB one would push the reason off the line. */
+	if (++count <= 20 || count % 1000 == 0)
+		log_msg("%s: %s for pid %d%s%s%s: %s: %s (%lu so far)", file, what, (int)pid,
+		        path ? " in " : "", plen > LOG_PATH_TAIL ? "..." : "",
+		        path ? path + (plen > LOG_PATH_TAIL ? plen - LOG_PATH_TAIL : 0) : "",
+		        strerror(-err), w->refuse ? "refused" : "serving host content", count);
 }
 
 static ssize_t meminfo_render(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
@@ -64,12 +72,12 @@ static int render_meminfo_for(struct worker_ctx *w, pid_t pid)
 
 	err = worker_reader_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
 	if (err < 0) {
-		log_fallback("memory cgroup lookup", pid, NULL, err);
+		worker_fallback(w, "meminfo", "memory cgroup lookup", pid, NULL, err);
 		return worker_copy_host(w);
 	}
 	err = snap_memory(w, path, &mem);
 	if (err < 0) {
-		log_fallback("memory values", pid, path, err);
+		worker_fallback(w, "meminfo", "memory values", pid, path, err);
 		return worker_copy_host(w);
 	}
 	return worker_render(w, meminfo_render, &mem, w->host.len + 4096);
@@ -176,6 +184,7 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 
 	memset(cmp, 0, sizeof(*cmp));
 	w->reader_valid = false; /* resolved afresh (through the cache) for each request */
+	w->refuse = 0;
 	cmp->seq = req->seq;
 	cmp->unique = req->unique;
 	cmp->fh = req->fh;
@@ -200,6 +209,8 @@ void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp
 		goto done;
 	}
 	err = req->op == LX_OP_READ ? render(w, req) : -ENOSYS;
+	if (err == 0 && w->refuse)
+		err = w->refuse;
 	if (err < 0) {
 		log_msg("request %llu (file %u, pid %u): %s", (unsigned long long)req->unique,
 		        req->file, req->pid, strerror(-err));

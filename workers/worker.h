@@ -43,6 +43,8 @@ struct worker_ctx {
 	pid_t reader_pid;
 	bool reader_valid;
 	struct cont_paths reader;
+	/* Set when the host's text must not stand in for the reader's: its -errno. */
+	int refuse;
 };
 
 /* The freshness bound of cached cgroup values; 0: always read live. */
@@ -75,6 +77,16 @@ ssize_t worker_host_file(struct worker_ctx *w, const char *path);
  * into out, through the identity cache. Returns 0 or -errno.
  */
 int worker_reader_cgroup(struct worker_ctx *w, pid_t pid, int c, char *out, size_t size);
+
+/*
+ * A file served with the host's text because the reader's values could not be
+ * had (what failed, for pid, in cgroup path if any, with -errno err): logged,
+ * the first few then one in a thousand. Where the reader's container cannot
+ * be told at all (a cgroup path longer than the kernel shows), the host's
+ * text would pass for the container's: the request fails with err instead.
+ */
+void worker_fallback(struct worker_ctx *w, const char *file, const char *what, pid_t pid,
+                     const char *path, int err);
 
 /* Answer one request: render, publish, reply; fills the completion. */
 void serve_request(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp);

@@ -160,6 +160,19 @@ kill_recorded()
 
 # reap_test_dir DIR: undo whatever the test with private folder DIR left: its
 # containers' processes and cgroups, its daemon, its mounts. Safe to run twice.
+# cg_rmtree DIR: remove cgroup DIR and every cgroup below it, deepest first,
+# each reached by a path relative to its parent: the absolute paths of a deep
+# tree can be longer than PATH_MAX.
+cg_rmtree()
+{
+	(
+		cd "$1" 2>/dev/null || exit 0
+		for c in */; do [ -d "$c" ] && cg_rmtree "${c%/}"; done
+		exit 0
+	)
+	rmdir "$1"
+}
+
 # Used by the test's own traps and by the runner after a test it had to kill.
 reap_test_dir()
 {
@@ -218,7 +231,7 @@ reap_test_dir()
 			cg=${cglist[i]}
 			case $cg in */lxcfs-test.*) ;; *) continue ;; esac
 			[ -d "$cg" ] || continue
-			wait_for 5 rmdir "$cg" 2>/dev/null || echo "reap: cannot remove cgroup $cg" >&2
+			wait_for 5 cg_rmtree "$cg" 2>/dev/null || echo "reap: cannot remove cgroup $cg" >&2
 		done
 		: >"$st/cgroups"
 	fi
