@@ -35,6 +35,7 @@ enum {
 	OPT_CONTAINER_HANDLES,
 	OPT_CONTENT_MIB,
 	OPT_CONTAINER_CONTENT_MIB,
+	OPT_LOG,
 };
 
 static void usage(FILE *f)
@@ -71,6 +72,15 @@ static void usage(FILE *f)
 	        "      --content-mib N       memory for open files' content (default 64)\n"
 	        "      --container-content-mib N  content one container may hold\n"
 	        "                            (default content-mib / 8)\n"
+	        "      --log TARGET          where the master and the workers log:\n"
+	        "                              stderr    lines on standard error\n"
+	        "                              syslog    /dev/log, facility daemon, ident lxcfs\n"
+	        "                              journald  journald's socket, with PRIORITY,\n"
+	        "                                        SYSLOG_IDENTIFIER=lxcfs, LXCFS_WORKER\n"
+	        "                              auto      journald if running, else syslog if\n"
+	        "                                        /dev/log exists, else stderr\n"
+	        "                            default: stderr, unless stderr is /dev/null or\n"
+	        "                            closed (auto) or systemd's journal stream (journald)\n"
 	        "  -h, --help                this text\n"
 	        "  -v, --version             version\n");
 }
@@ -147,9 +157,11 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	    {"container-handles", required_argument, NULL, OPT_CONTAINER_HANDLES},
 	    {"content-mib", required_argument, NULL, OPT_CONTENT_MIB},
 	    {"container-content-mib", required_argument, NULL, OPT_CONTAINER_CONTENT_MIB},
+	    {"log", required_argument, NULL, OPT_LOG},
 	    {NULL, 0, NULL, 0},
 	};
 	uint32_t workers = 0;
+	bool log_given = false;
 	long ncpu;
 	int opt;
 
@@ -250,6 +262,16 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		case OPT_WORKER_BINARY:
 			c->worker_binary = optarg;
 			break;
+		case OPT_LOG:
+			if (log_target_parse(optarg, &c->log) < 0) {
+				fprintf(stderr,
+				        "lxcfs: --log takes stderr, syslog, journald or auto, "
+				        "not '%s'\n",
+				        optarg);
+				return 2;
+			}
+			log_given = true;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -273,5 +295,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	}
 	if (!c->worker_binary)
 		default_worker(c);
+	if (!log_given)
+		c->log = log_target_default();
 	return 0;
 }

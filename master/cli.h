@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "shm/log.h"
+
 struct cli {
 	const char *mountpoint;
 	bool foreground;
@@ -29,6 +31,7 @@ struct cli {
 	uint32_t container_handles;     /* one container's share; 0: max_handles / 64 */
 	uint32_t content_mib;           /* open files' content */
 	uint32_t container_content_mib; /* one container's share; 0: content_mib / 8 */
+	enum log_target log;  /* --log, or log_target_default() */
 	char pidfile_buf[PATH_MAX];
 	char worker_buf[PATH_MAX];
 };

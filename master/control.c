@@ -81,12 +81,12 @@ int control_open(struct master *m)
 		conns[i].fd = -1;
 	snprintf(dir, sizeof(dir), "%s/lxcfs", m->cli->runtime_dir);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		log_msg("mkdir %s: %s", dir, strerror(errno));
+		log_err("mkdir %s: %s", dir, strerror(errno));
 		return -errno;
 	}
 	snprintf(m->ctl_path, sizeof(m->ctl_path), "%s/%s", m->cli->runtime_dir, CTL_SOCKET_NAME);
 	if (strlen(m->ctl_path) >= sizeof(addr.sun_path)) {
-		log_msg("control socket path %s is too long", m->ctl_path);
+		log_err("control socket path %s is too long", m->ctl_path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(addr.sun_path, m->ctl_path);
@@ -99,7 +99,7 @@ int control_open(struct master *m)
 	    listen(fd, 16) < 0) {
 		int err = -errno;
 
-		log_msg("control socket %s: %s", m->ctl_path, strerror(errno));
+		log_err("control socket %s: %s", m->ctl_path, strerror(errno));
 		close(fd);
 		return err;
 	}
@@ -213,12 +213,13 @@ static void cmd_status(struct master *m, struct conn *c)
 	out_add(c,
 	        "master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
 	        "served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
-	        "pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
+	        "log=%s log_dropped=%llu pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
 	        "max_cgroups=%u max_pids=%u cgroups_cached=%u pids_cached=%u\n",
 	        (long)getpid(), mnt, ver, p->target,
 	        (unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
 	        (unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
 	        (unsigned long long)p->redispatched, (unsigned long long)p->deaths,
+	        log_target_name(log_target_now()), (unsigned long long)log_dropped(),
 	        p->pending_tail - p->pending_head, atomic_load(&m->shm.hdr->chunks_in_use),
 	        m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
 	        m->shm.hdr->max_pids, snap_count(&m->shm, SNAP_MEM), snap_count(&m->shm, SNAP_PID));

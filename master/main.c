@@ -53,7 +53,7 @@ int master_watch_events(struct master *m, int fd, uint64_t data, unsigned events
 	struct epoll_event ev = {.events = events, .data.u64 = data};
 
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		log_msg("epoll_ctl add fd %d: %s", fd, strerror(errno));
+		log_err("epoll_ctl add fd %d: %s", fd, strerror(errno));
 		return -errno;
 	}
 	return 0;
@@ -100,11 +100,11 @@ static void on_fuse(struct master *m, char *buf)
 			    errno == ENOENT) /* ENOENT: interrupted before we read it */
 				continue;
 			if (errno == ENODEV) {
-				log_msg("%s was unmounted: exiting", m->cli->mountpoint);
+				log_info("%s was unmounted: exiting", m->cli->mountpoint);
 				m->stopping = true;
 				return;
 			}
-			log_msg("read /dev/fuse: %s", strerror(errno));
+			log_err("read /dev/fuse: %s", strerror(errno));
 			m->stopping = true;
 			return;
 		}
@@ -120,21 +120,22 @@ static void on_signal(struct master *m)
 		switch (si.ssi_signo) {
 		case SIGTERM:
 		case SIGINT:
-			log_msg("signal %d: unmounting and exiting", si.ssi_signo);
+			log_info("signal %d (%s): unmounting and exiting", si.ssi_signo,
+			         sigabbrev_np((int)si.ssi_signo));
 			m->stopping = true;
 			break;
 		case SIGUSR1: {
 			char msg[256];
 
 			if (pool_roll(m->pool, NULL, -1, -1, msg, sizeof(msg)) < 0)
-				log_msg("SIGUSR1: %s", msg);
+				log_warn("SIGUSR1: %s", msg);
 			break;
 		}
 		case SIGUSR2: {
 			uint32_t off = !atomic_load(&m->shm.hdr->config.virt_off);
 
 			atomic_store(&m->shm.hdr->config.virt_off, off);
-			log_msg("SIGUSR2: virtualization %s", off ? "off (host content)" : "on");
+			log_info("SIGUSR2: virtualization %s", off ? "off (host content)" : "on");
 			break;
 		}
 		default:
@@ -196,14 +197,14 @@ static void loop(struct master *m)
 	int timeout = -1;
 
 	if (!buf) {
-		log_msg("malloc of the request buffer failed");
+		log_err("malloc of the request buffer failed");
 		return;
 	}
 	while (!m->stopping) {
 		int n = epoll_wait(m->epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR) {
-			log_msg("epoll_wait: %s", strerror(errno));
+			log_err("epoll_wait: %s", strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n && !m->stopping; i++) {
@@ -258,6 +259,7 @@ int main(int argc, char **argv)
 	if (rc)
 		return rc == 1 ? 0 : 2;
 	log_init("lxcfs", cli.debug);
+	log_open(cli.log, -1);
 	m->cli = &cli;
 	m->pool = &pool;
 	m->fuse_fd = -1;
@@ -266,20 +268,20 @@ int main(int argc, char **argv)
 	m->start_mono_ns = now_ns();
 
 	if (access(cli.worker_binary, X_OK) < 0) {
-		log_msg("worker binary %s: %s", cli.worker_binary, strerror(errno));
+		log_err("worker binary %s: %s", cli.worker_binary, strerror(errno));
 		return 1;
 	}
 	if (mkdir(cli.runtime_dir, 0755) < 0 && errno != EEXIST) {
-		log_msg("mkdir %s: %s", cli.runtime_dir, strerror(errno));
+		log_err("mkdir %s: %s", cli.runtime_dir, strerror(errno));
 		return 1;
 	}
 	pidfd = pidfile_lock(cli.pidfile, &holder);
 	if (pidfd == -EBUSY) {
-		log_msg("another lxcfs (pid %ld) holds %s: exiting", holder, cli.pidfile);
+		log_err("another lxcfs (pid %ld) holds %s: exiting", holder, cli.pidfile);
 		return 1;
 	}
 	if (pidfd < 0) {
-		log_msg("pidfile %s: %s", cli.pidfile, strerror(-pidfd));
+		log_err("pidfile %s: %s", cli.pidfile, strerror(-pidfd));
 		return 1;
 	}
 	rc = shm_create(&m->shm,
@@ -293,7 +295,7 @@ int main(int argc, char **argv)
 	                                    .tenant_chunks =
 	                                        cli.container_content_mib * CHUNKS_PER_MIB});
 	if (rc < 0) {
-		log_msg("shared memory: %s", strerror(-rc));
+		log_err("shared memory: %s", strerror(-rc));
 		goto out_pidfile;
 	}
 	rc = tenant_init(m);
@@ -309,7 +311,7 @@ int main(int argc, char **argv)
 
 	rc = setup_fds(m);
 	if (rc < 0) {
-		log_msg("setting up the event loop: %s", strerror(-rc));
+		log_err("setting up the event loop: %s", strerror(-rc));
 		goto out_pidfile;
 	}
 	rc = mount_fuse(m);
@@ -320,7 +322,9 @@ int main(int argc, char **argv)
 		rc = -EIO;
 		goto out_unmount;
 	}
-	log_msg("serving %s with %d workers (%s)", cli.mountpoint, cli.workers, cli.worker_binary);
+	log_info("serving %s with %d workers (%s), version %s %s, logging to %s", cli.mountpoint,
+	         cli.workers, cli.worker_binary, LXCFS_VERSION, LXCFS_BUILD_ID,
+	         log_target_name(log_target_now()));
 	loop(m);
 	rc = m->exit_code ? -EIO : 0;
 

@@ -22,9 +22,9 @@ static void clear_stale_mount(const char *path)
 	if (stat(path, &st) == 0 || errno != ENOTCONN)
 		return;
 	if (umount2(path, MNT_DETACH) == 0)
-		log_msg("detached a stale mount at %s", path);
+		log_info("detached a stale mount at %s", path);
 	else
-		log_msg("umount2 of stale mount %s: %s", path, strerror(errno));
+		log_warn("umount2 of stale mount %s: %s", path, strerror(errno));
 }
 
 int mount_fuse(struct master *m)
@@ -37,7 +37,7 @@ int mount_fuse(struct master *m)
 
 	clear_stale_mount(m->cli->mountpoint);
 	if (mkdir(m->cli->mountpoint, 0755) < 0 && errno != EEXIST) {
-		log_msg("mkdir %s: %s", m->cli->mountpoint, strerror(errno));
+		log_err("mkdir %s: %s", m->cli->mountpoint, strerror(errno));
 		return -errno;
 	}
 	if (fuse_opt_add_arg(&args, "lxcfs") || fuse_opt_add_arg(&args, "-o") ||
@@ -50,18 +50,18 @@ int mount_fuse(struct master *m)
 	se = fuse_session_new(&args, &no_ops, sizeof(no_ops), NULL);
 	fuse_opt_free_args(&args);
 	if (!se) {
-		log_msg("fuse_session_new: invalid mount options");
+		log_err("fuse_session_new: invalid mount options");
 		return -EINVAL;
 	}
 	if (fuse_session_mount(se, m->cli->mountpoint) != 0) {
-		log_msg("fuse_session_mount on %s failed", m->cli->mountpoint);
+		log_err("fuse_session_mount on %s failed", m->cli->mountpoint);
 		fuse_session_destroy(se);
 		return -EIO;
 	}
 	fd = fuse_session_fd(se);
 	flags = fcntl(fd, F_GETFL);
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		log_msg("fcntl O_NONBLOCK on /dev/fuse: %s", strerror(errno));
+		log_err("fcntl O_NONBLOCK on /dev/fuse: %s", strerror(errno));
 		fuse_session_unmount(se);
 		fuse_session_destroy(se);
 		return -errno;

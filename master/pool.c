@@ -66,7 +66,7 @@ static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t pa
 {
 	struct master *m = p->m;
 	char slot[16], gens[16];
-	char *argv[8];
+	char *argv[12];
 	int argc = 0, fuse, shm, wake;
 	sigset_t none;
 
@@ -95,6 +95,9 @@ static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t pa
 	argv[argc++] = gens;
 	if (log_debug_on)
 		argv[argc++] = "--debug";
+	/* The target the master resolved, so that every process logs to the same place. */
+	argv[argc++] = "--log";
+	argv[argc++] = (char *)log_target_name(log_target_now());
 	argv[argc] = NULL;
 	execv(binary, argv);
 	_exit(127);
@@ -120,7 +123,7 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 
 	pid = fork();
 	if (pid < 0) {
-		log_msg("fork of worker %d: %s", w->id, strerror(errno));
+		log_err("fork of worker %d: %s", w->id, strerror(errno));
 		return -errno;
 	}
 	if (pid == 0)
@@ -129,7 +132,7 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 	pidfd = pidfd_open(pid);
 	if (pidfd < 0) {
 		/* Without a pidfd we could not see it die: do not use it. */
-		log_msg("pidfd_open of worker %d (pid %d): %s", w->id, pid, strerror(errno));
+		log_err("pidfd_open of worker %d (pid %d): %s", w->id, pid, strerror(errno));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return -errno;
@@ -284,7 +287,7 @@ static void give(struct pool *p, struct job *j)
 
 	if (j->attempts >= MAX_ATTEMPTS) {
 		if (j->req.op == LX_OP_SAMPLE)
-			log_msg("load sample dropped: workers died on it");
+			log_warn("load sample dropped: workers died on it");
 		else
 			fuse_fallback_read(p->m, &j->req, "workers died on it");
 		return;
@@ -560,17 +563,19 @@ bool pool_tick(struct pool *p)
 				if (state == 'R') {
 					/* Running but starved of CPU: killing it would not help. */
 					w->slow_since = now;
-					log_msg("worker %d (pid %d, %s) did not answer request %llu in "
-						"%u ms: its requests go to the others",
-						w->id, w->pid, where, (unsigned long long)unique,
-						p->m->cli->request_timeout_ms);
+					log_warn(
+					    "worker %d (pid %d, %s) did not answer request %llu in "
+					    "%u ms: its requests go to the others",
+					    w->id, w->pid, where, (unsigned long long)unique,
+					    p->m->cli->request_timeout_ms);
 					break;
 				}
 				w->killed = true;
-				log_msg("worker %d (pid %d, %s) did not answer request %llu in %u ms: "
-					"replacing it",
-					w->id, w->pid, where, (unsigned long long)unique,
-					p->m->cli->request_timeout_ms);
+				log_warn(
+				    "worker %d (pid %d, %s) did not answer request %llu in %u ms: "
+				    "replacing it",
+				    w->id, w->pid, where, (unsigned long long)unique,
+				    p->m->cli->request_timeout_ms);
 				kill(w->pid, SIGKILL);
 				break;
 			}
@@ -581,10 +586,10 @@ bool pool_tick(struct pool *p)
 					w->slow_since = 0; /* it got the CPU back: it may serve again */
 				} else if (age(now, w->slow_since) > SLOW_LIMIT_NS) {
 					w->killed = true;
-					log_msg("worker %d (pid %d) made no progress in %llu ms: "
-						"replacing it",
-						w->id, w->pid,
-						(unsigned long long)(SLOW_LIMIT_NS / 1000000ULL));
+					log_warn("worker %d (pid %d) made no progress in %llu ms: "
+					         "replacing it",
+					         w->id, w->pid,
+					         (unsigned long long)(SLOW_LIMIT_NS / 1000000ULL));
 					kill(w->pid, SIGKILL);
 				}
 			}
@@ -592,8 +597,9 @@ bool pool_tick(struct pool *p)
 			beat = last_beat(p, w);
 			if (!w->killed && w->ninflight == 0 && age(now, beat) > HEARTBEAT_LIMIT_NS) {
 				w->killed = true;
-				log_msg("worker %d (pid %d, %s) silent for 5 s: replacing it", w->id,
-					w->pid, worker_where(w->pid, where, sizeof(where), &state));
+				log_warn("worker %d (pid %d, %s) silent for 5 s: replacing it",
+				         w->id, w->pid,
+				         worker_where(w->pid, where, sizeof(where), &state));
 				kill(w->pid, SIGKILL);
 			}
 			if (w->st == W_DRAINING && w->ninflight == 0 && !w->stop_sent) {
@@ -607,8 +613,8 @@ bool pool_tick(struct pool *p)
 			busy = true;
 			if (age(now, w->started_ns) > START_DEADLINE_NS && !w->killed) {
 				w->killed = true;
-				log_msg("worker %d (pid %d) not ready after 5 s: killing it", w->id,
-				        w->pid);
+				log_warn("worker %d (pid %d) not ready after 5 s: killing it",
+				         w->id, w->pid);
 				kill(w->pid, SIGKILL);
 			}
 			break;
@@ -622,8 +628,8 @@ bool pool_tick(struct pool *p)
 		}
 	}
 	if (!p->ever_ready && !any_ready && pool_cannot_start(p)) {
-		log_msg("no worker could start from %s (%s): exiting", p->binary,
-			p->w[0].last_exit);
+		log_err("no worker could start from %s (%s): exiting", p->binary,
+		        p->w[0].last_exit);
 		p->m->stopping = true;
 		p->m->exit_code = 1;
 	}
@@ -634,7 +640,7 @@ bool pool_tick(struct pool *p)
 		tenant_recount(p->m);
 		p->gc_wanted = false;
 		if (n)
-			log_msg("recovered %u content chunks left by dead workers", n);
+			log_info("recovered %u content chunks left by dead workers", n);
 	}
 	flush_pending(p);
 	/* Nobody to serve them: answer with host content rather than leave readers hanging. */
@@ -699,7 +705,7 @@ void pool_stop(struct pool *p)
 
 		if (w->st == W_DEAD)
 			continue;
-		log_msg("worker %d (pid %d) ignored SIGTERM: killing it", w->id, w->pid);
+		log_warn("worker %d (pid %d) ignored SIGTERM: killing it", w->id, w->pid);
 		kill(w->pid, SIGKILL);
 		waitpid(w->pid, NULL, 0);
 		close(w->pidfd);

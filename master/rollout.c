@@ -33,7 +33,7 @@ static void op_say(struct pool *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	log_msg("%s", line);
+	log_info("%s", line);
 	if (p->op.conn >= 0)
 		control_progress(p->m, p->op.conn, line);
 }
@@ -49,7 +49,10 @@ static void op_end(struct pool *p, bool ok, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	log_msg("%s", line);
+	if (ok)
+		log_info("%s", line);
+	else
+		log_err("%s", line);
 	if (p->op.conn >= 0)
 		control_finish(p->m, p->op.conn, ok, line);
 	memset(&p->op, 0, sizeof(p->op));

@@ -2,7 +2,7 @@
  * lxcfs-worker: started by the master (fork+exec) with the /dev/fuse file on
  * fd 3, the shared memory on fd 4 and the master's wake eventfd on fd 5.
  * It attaches to its slot, says READY, then serves its request ring until the
- * master stops it or dies.
+ * master stops it or dies. It logs where the master does (--log TARGET).
  *
  * Exit codes the master reads: 3 = the region's layout is not ours (an
  * incompatible binary), 1 = any other setup failure.
@@ -45,8 +45,8 @@ static void open_roots(struct worker_ctx *w)
 	if (w->layout.unified.present) {
 		w->unified_fd = open(w->layout.unified.mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (w->unified_fd < 0)
-			log_msg("open %s: %s: pressure served from the host",
-			        w->layout.unified.mount, strerror(errno));
+			log_warn("open %s: %s: pressure served from the host",
+			         w->layout.unified.mount, strerror(errno));
 	}
 	for (int c = 0; c < CG_NCTRL; c++) {
 		const struct cg_hier *h = &w->layout.ctrl[c];
@@ -56,8 +56,8 @@ static void open_roots(struct worker_ctx *w)
 			continue;
 		w->root_fd[c] = open(h->mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (w->root_fd[c] < 0)
-			log_msg("open %s: %s: %s served from the host", h->mount, strerror(errno),
-			        cg_ctrl_name((enum cg_ctrl)c));
+			log_warn("open %s: %s: %s served from the host", h->mount, strerror(errno),
+			         cg_ctrl_name((enum cg_ctrl)c));
 	}
 }
 
@@ -96,13 +96,15 @@ int main(int argc, char **argv)
 	    {"slot", required_argument, NULL, 's'},
 	    {"gen", required_argument, NULL, 'g'},
 	    {"debug", no_argument, NULL, 'd'},
+	    {"log", required_argument, NULL, 'l'},
 	    {NULL, 0, NULL, 0},
 	};
 	static struct worker_ctx ctx;
 	struct worker_ctx *w = &ctx;
 	pid_t master = getppid();
 	unsigned long gen = 0;
-	bool debug = false;
+	enum log_target target = LOG_TARGET_STDERR;
+	bool debug = false, bad_target = false;
 	char msg[256] = "", who[32];
 	int opt, err;
 
@@ -118,6 +120,10 @@ int main(int argc, char **argv)
 		case 'd':
 			debug = true;
 			break;
+		case 'l':
+			/* A master newer than us may name a target we do not know: still serve. */
+			bad_target = log_target_parse(optarg, &target) < 0;
+			break;
 		default:
 			fprintf(stderr, "lxcfs-worker is started by lxcfs, not by hand\n");
 			return 1;
@@ -125,17 +131,20 @@ int main(int argc, char **argv)
 	}
 	snprintf(who, sizeof(who), "worker %d", w->slot);
 	log_init(who, debug);
+	log_open(target, w->slot);
+	if (bad_target)
+		log_warn("unknown --log target: logging to stderr");
 	if (w->slot < 0 || w->slot >= SHM_MAX_WORKERS) {
-		log_msg("bad --slot: lxcfs-worker is started by lxcfs, not by hand");
+		log_err("bad --slot: lxcfs-worker is started by lxcfs, not by hand");
 		return 1;
 	}
 	err = shm_attach(&w->shm, WORKER_SHM_FD, msg, sizeof(msg));
 	if (err == -EPROTO) {
-		log_msg("refusing to attach: %s", msg);
+		log_err("refusing to attach: %s", msg);
 		return EXIT_INCOMPATIBLE;
 	}
 	if (err < 0) {
-		log_msg("attach shared memory on fd %d: %s%s%s", WORKER_SHM_FD, strerror(-err),
+		log_err("attach shared memory on fd %d: %s%s%s", WORKER_SHM_FD, strerror(-err),
 		        msg[0] ? ": " : "", msg);
 		return 1;
 	}
@@ -144,14 +153,14 @@ int main(int argc, char **argv)
 	w->who.gen = (uint32_t)gen;
 	w->who.c = &w->sw->snap;
 	if (atomic_load(&w->sw->gen) != gen) {
-		log_msg("slot %d is generation %u, not ours (%lu): exiting", w->slot,
+		log_err("slot %d is generation %u, not ours (%lu): exiting", w->slot,
 		        atomic_load(&w->sw->gen), gen);
 		return 1;
 	}
 	err = cg_layout_detect(&w->layout);
 	if (err < 0)
-		log_msg("cgroup layout from /proc/self/mountinfo: %s: serving host content",
-		        strerror(-err));
+		log_warn("cgroup layout from /proc/self/mountinfo: %s: serving host content",
+		         strerror(-err));
 	open_roots(w);
 	w->opts.swap_off = w->shm.hdr->config.opts & LX_OPT_SWAP_OFF;
 	w->opts.zswap_off = w->shm.hdr->config.opts & LX_OPT_ZSWAP_OFF;
