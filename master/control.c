@@ -213,12 +213,15 @@ static void cmd_status(struct master *m, struct conn *c)
 	out_add(c,
 	        "master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
 	        "served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
-	        "log=%s log_dropped=%llu pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
+	        "worker_crashes=%llu worker_hangs=%llu worker_start_failures=%llu "
+	        "worker_exits_planned=%llu log=%s log_dropped=%llu pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
 	        "max_cgroups=%u max_pids=%u cgroups_cached=%u pids_cached=%u\n",
 	        (long)getpid(), mnt, ver, p->target,
 	        (unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
 	        (unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
-	        (unsigned long long)p->redispatched, (unsigned long long)p->deaths,
+	        (unsigned long long)p->redispatched, (unsigned long long)pool_deaths(p),
+	        (unsigned long long)p->crashes, (unsigned long long)p->hangs,
+	        (unsigned long long)p->start_failures, (unsigned long long)p->planned_exits,
 	        log_target_name(log_target_now()), (unsigned long long)log_dropped(),
 	        p->pending_tail - p->pending_head, atomic_load(&m->shm.hdr->chunks_in_use),
 	        m->shm.nchunks, SHM_LAYOUT_VERSION, m->shm.size, m->shm.hdr->max_cgroups,
@@ -258,6 +261,13 @@ static void cmd_stats(struct master *m, struct conn *c)
 		sum[6] += atomic_load(&k->live);
 		sum[7] += atomic_load(&k->cgfs_reads);
 	}
+	out_add(c,
+	        "worker_exits deaths=%llu crashes=%llu hangs=%llu start_failures=%llu "
+	        "planned=%llu redispatched=%llu\n",
+	        (unsigned long long)pool_deaths(m->pool), (unsigned long long)m->pool->crashes,
+	        (unsigned long long)m->pool->hangs, (unsigned long long)m->pool->start_failures,
+	        (unsigned long long)m->pool->planned_exits,
+	        (unsigned long long)m->pool->redispatched);
 	out_add(c,
 	        "cache hits=%llu misses=%llu stale=%llu refreshes=%llu evictions=%llu "
 	        "waits=%llu live=%llu cgroupfs_reads=%llu ttl_ms=%u\n",

@@ -20,6 +20,18 @@ enum worker_st {
 	W_DRAINING, /* replaced: no new requests, stopped once its in-flight is done */
 };
 
+/*
+ * How a worker's process ended, as counted for the operator: only what we
+ * did not ask for is a death worth an alert.
+ */
+enum worker_end {
+	END_NONE = 0,
+	END_PLANNED,      /* stopped by our SIGTERM: drained (upgrade, restart, scale down) */
+	END_CRASH,        /* a signal we did not send, or an exit we did not ask for */
+	END_HANG,         /* our SIGKILL: a missed request deadline, silence, no progress */
+	END_START_FAILED, /* never READY: another layout, a binary that does not run, too slow */
+};
+
 struct worker {
 	int id; /* slot in shm */
 	enum worker_st st;
@@ -34,10 +46,11 @@ struct worker {
 	unsigned fail_streak;   /* deaths before READY in a row */
 	uint64_t restarts;
 	bool in_target;     /* counts toward the configured pool size */
-	bool killed;        /* SIGKILL sent: waiting for its pidfd */
+	bool killed;        /* our SIGKILL sent (deadline): waiting for its pidfd */
 	uint64_t slow_since; /* past a deadline while running: out of dispatch since */
-	bool stop_sent;     /* draining and idle: SIGTERM sent */
+	bool stop_sent;     /* our SIGTERM sent (drained, or scaled away): its end is planned */
 	int last_status;    /* wait status of its last exit, -1 if none */
+	enum worker_end last_end;
 	char last_exit[64]; /* why the last one in this slot ended */
 	char binary[4096];  /* what this slot's worker was started from */
 };
@@ -69,7 +82,8 @@ struct pool {
 	struct job *pending;
 	uint32_t pending_head, pending_tail, pending_cap;
 	uint64_t redispatched;
-	uint64_t deaths;
+	/* Ends of workers by kind (enum worker_end); deaths are all but the planned ones. */
+	uint64_t crashes, hangs, start_failures, planned_exits;
 	char binary[4096]; /* the worker binary new workers start from */
 	bool ever_ready;   /* some worker has been ready since start */
 	bool gc_wanted;    /* a worker died: recover its chunks once all are idle */
@@ -101,6 +115,19 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary);
 
 /* A free slot for a new worker, or NULL. */
 struct worker *pool_free_slot(struct pool *p);
+
+/*
+ * Why a worker ended, for the counters an operator alerts on: a planned stop
+ * (our SIGTERM after a drain) is no death. A SIGKILL is ours only if we sent
+ * one (w->killed): the OOM killer's or an operator's is a crash like any
+ * signal we did not send. status: its wait status, < 0 when unknown.
+ */
+enum worker_end pool_end_of(const struct worker *w, bool was_ready, int status);
+
+/* The counter kind e goes to; "crash", "hang", ... for records and logs. */
+const char *pool_end_name(enum worker_end e);
+/* Unplanned ends of workers since start: crashes, hangs and failed starts. */
+uint64_t pool_deaths(const struct pool *p);
 
 /* Workers counted toward the pool's size and alive. */
 int pool_live(const struct pool *p);

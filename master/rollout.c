@@ -136,10 +136,13 @@ int pool_scale(struct pool *p, int n, int conn, char *msg, size_t size)
 		if (!w->in_target)
 			continue;
 		w->in_target = false;
-		if (w->st == W_READY)
+		if (w->st == W_READY) {
 			w->st = W_DRAINING;
-		else if (w->st == W_STARTING)
+		} else if (w->st == W_STARTING) {
+			/* Nothing to drain: its end is as planned as a drained one's. */
+			w->stop_sent = true;
 			kill(w->pid, SIGTERM);
+		}
 		live--;
 	}
 	p->target = n;
@@ -208,14 +211,22 @@ static void roll_step(struct pool *p)
 
 			new->in_target = true;
 			old->in_target = false;
-			if (old->st == W_READY)
+			if (old->st == W_READY) {
 				old->st = W_DRAINING;
+			} else if (old->st == W_STARTING) {
+				/* Restarted meanwhile: nothing to drain, it would only linger. */
+				old->stop_sent = true;
+				kill(old->pid, SIGTERM);
+			}
 			op->draining = true;
 			op_say(p, "worker %d (pid %d) ready: %.63s; worker %d (pid %d) draining",
 			       new->id, new->pid, sw->version, old->id, old->pid);
 		} else if (new->st == W_DEAD || now_ns() - new->started_ns > OP_START_NS) {
-			if (new->st != W_DEAD)
+			if (new->st != W_DEAD) {
+				/* Ours: counted as a failed start, not a crash. */
+				new->killed = true;
 				kill(new->pid, SIGKILL);
+			}
 			op_end(p, false,
 			       "new worker from %s failed to start (%s): stopped, the old workers "
 			       "keep serving",

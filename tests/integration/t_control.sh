@@ -15,7 +15,9 @@
 #     answers within 1 s after each;
 #   - with the socket opened up by a careless chmod, the daemon still refuses
 #     a non-root peer, and lxcfs-ctl says so (exit 1, "permission denied");
-#   - lxcfs-ctl snapshot, 8 at once, does not stall the readers either.
+#   - lxcfs-ctl snapshot, 8 at once, does not stall the readers either;
+#   - no worker died of any of it: worker_deaths (crashes, hangs, failed
+#     starts) in lxcfs-ctl status is still 0 at the end.
 # Checks that do not stop the scenario are gathered and reported together.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_load.sh"
@@ -409,6 +411,13 @@ log "8 lxcfs-ctl snapshot at once took $(((${EPOCHREALTIME/./} - t0) / 1000)) ms
 sleep 0.5
 READERS_SOFT=1 readers_collect "8 lxcfs-ctl snapshot at once" || problem "$READER_PROBLEM"
 ctl_answers "8 lxcfs-ctl snapshot at once"
+
+exits=$(ctl_json status '" ".join("%s=%s" % (k, d["master"]["worker_" + k]) for k in ("deaths", "crashes", "hangs", "start_failures", "exits_planned"))')
+log "worker exits over the whole abuse: $exits"
+case " $exits " in
+*" deaths=0 crashes=0 hangs=0 start_failures=0 "*) ;;
+*) problem "workers died while clients abused the control socket: $exits" ;;
+esac
 
 check_sanitizer_log
 destroy_container ct1

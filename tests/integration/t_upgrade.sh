@@ -13,8 +13,11 @@
 #   SIGUSR1  the worker binary on disk replaced (renamed over, as a package
 #            manager does) by version 9.9.10-test, then SIGUSR1 to the master:
 #            a rolling restart from it, logged per worker; every worker
-#            replaced and reporting 9.9.10-test, restarts and worker deaths
-#            counted, no failed read.
+#            replaced and reporting 9.9.10-test, restarts counted, no failed
+#            read.
+# Through both, the counters an operator alerts on stay 0 (worker_deaths,
+# worker_crashes, worker_hangs, worker_start_failures in lxcfs-ctl status),
+# and each planned stop is counted in worker_exits_planned instead.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_load.sh"
 
@@ -57,9 +60,29 @@ some_served()
 	[ "$(ctl_json stats 'sum(f["requests"] for f in d["file"])')" -gt "$1" ]
 }
 
+# The exit counters of lxcfs-ctl status, "deaths crashes hangs start_failures planned".
+exits()
+{
+	ctl_json status '" ".join(str(d["master"]["worker_" + k]) for k in ("deaths", "crashes", "hangs", "start_failures", "exits_planned"))'
+}
+
+# exits_are WHAT BEFORE N: no unplanned end of a worker since BEFORE (an
+# exits line), and N more planned ones.
+exits_are()
+{
+	local what=$1 d0 c0 h0 s0 p0 d1 c1 h1 s1 p1
+	read -r d0 c0 h0 s0 p0 <<<"$2"
+	read -r d1 c1 h1 s1 p1 <<<"$(exits)"
+	log "$what: worker deaths $d0 -> $d1 (crashes $c0 -> $c1, hangs $h0 -> $h1, failed starts $s0 -> $s1), planned exits $p0 -> $p1"
+	[ "$d1" = 0 ] && [ "$c1" = 0 ] && [ "$h1" = 0 ] && [ "$s1" = 0 ] ||
+		fail "$what: an alert-worthy counter moved: deaths $d1, crashes $c1, hangs $h1, failed starts $s1 (planned exits $p0 -> $p1)"
+	[ "$p1" = $((p0 + $3)) ] || fail "$what: planned exits $p0 -> $p1, expected $3 more"
+}
+
 # --- upgrade ------------------------------------------------------------------
 
 old_pids=$(workers_field pid)
+exits0=$(exits)
 log "upgrade: before: pids $old_pids, versions $(ctl_json workers 'sorted(set(w["version"] for w in ws))')"
 served=$(ctl_json stats 'sum(f["requests"] for f in d["file"])')
 readers_start ct1 8
@@ -87,13 +110,14 @@ wait_for 10 versions_are 9.9.9-test ||
 	fail "upgrade: workers after it: $(ctl_json workers '["%s %s %s" % (w["pid"], w["state"], w["version"]) for w in ws]' | tr '\n' ';')"
 none_of "$old_pids" || fail "upgrade: old worker pids left: before $old_pids, now $(workers_field pid)"
 log "upgrade: after: pids $(workers_field pid), versions $(ctl_json workers 'sorted(set(w["version"] for w in ws))')"
+exits_are upgrade "$exits0" "$WORKERS"
 
 # --- SIGUSR1: a rolling restart from the binary on disk ------------------------
 
 cp "$v3" "$v2.new" && mv -f "$v2.new" "$v2" || fail "cannot replace $v2"
 old_pids=$(workers_field pid)
 restarts0=$(ctl_json workers 'sum(w["restarts"] for w in ws)')
-deaths0=$(ctl_json status 'd["master"]["worker_deaths"]')
+exits0=$(exits)
 log_lines=$(wc -l <"$LXCFS_LOG")
 served=$(ctl_json stats 'sum(f["requests"] for f in d["file"])')
 readers_start ct1 8
@@ -111,12 +135,10 @@ tail -n +$((log_lines + 1)) "$LXCFS_LOG" | grep -v "killed by signal" | sed 's/^
 n=$(tail -n +$((log_lines + 1)) "$LXCFS_LOG" | grep -c "ready: 9\.9\.10-test")
 [ "$n" = "$WORKERS" ] || fail "SIGUSR1: the log names $n ready 9.9.10-test workers, expected $WORKERS"
 restarts1=$(ctl_json workers 'sum(w["restarts"] for w in ws)')
-deaths1=$(ctl_json status 'd["master"]["worker_deaths"]')
 took=$(tail -n +$((log_lines + 1)) "$LXCFS_LOG" | sed -n "s/.*replaced $WORKERS workers in \([0-9]*\) ms.*/\1/p" | tail -1)
-log "SIGUSR1: every worker replaced (the daemon says in ${took:-?} ms; seen by lxcfs-ctl polls after $ms ms): pids $(workers_field pid); restarts $restarts0 -> $restarts1, worker deaths $deaths0 -> $deaths1"
+log "SIGUSR1: every worker replaced (the daemon says in ${took:-?} ms; seen by lxcfs-ctl polls after $ms ms): pids $(workers_field pid); restarts $restarts0 -> $restarts1"
 [ "$restarts1" -gt "$restarts0" ] || fail "SIGUSR1: the workers' restarts did not advance ($restarts0 -> $restarts1)"
-[ "$deaths1" -ge $((deaths0 + WORKERS)) ] ||
-	fail "SIGUSR1: worker deaths $deaths0 -> $deaths1, expected $WORKERS more"
+exits_are SIGUSR1 "$exits0" "$WORKERS"
 
 check_sanitizer_log
 destroy_container ct1

@@ -1,0 +1,116 @@
+/*
+ * What the operator is told: how each end of a worker is counted (only
+ * what lxcfs did not ask for is a death worth an alert), and the log
+ * targets and their default.
+ */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "master/pool.h"
+#include "shm/log.h"
+
+/* The master's event loop (main.c, not in the library) is not needed here. */
+uint64_t now_ns(void)
+{
+	return 0;
+}
+
+int master_watch(struct master *m, int fd, uint64_t data)
+{
+	return 0;
+}
+
+int master_watch_events(struct master *m, int fd, uint64_t data, unsigned events)
+{
+	return 0;
+}
+
+void master_unwatch(struct master *m, int fd)
+{
+}
+
+static void test_worker_ends(void)
+{
+	struct worker w = {0};
+	int killed = W_EXITCODE(0, SIGKILL), termed = W_EXITCODE(0, SIGTERM);
+	int segv = W_EXITCODE(0, SIGSEGV);
+
+	/* Nothing asked of it. */
+	CHECK(pool_end_of(&w, true, segv) == END_CRASH);
+	CHECK(pool_end_of(&w, true, killed) == END_CRASH); /* the OOM killer, an operator */
+	CHECK(pool_end_of(&w, true, termed) == END_CRASH);
+	CHECK(pool_end_of(&w, true, W_EXITCODE(1, 0)) == END_CRASH);
+	CHECK(pool_end_of(&w, true, W_EXITCODE(0, 0)) == END_CRASH);
+	CHECK(pool_end_of(&w, true, -1) == END_CRASH);
+	/* Never ready: a failed start, unless a signal we did not send ended it. */
+	CHECK(pool_end_of(&w, false, W_EXITCODE(3, 0)) == END_START_FAILED);
+	CHECK(pool_end_of(&w, false, W_EXITCODE(127, 0)) == END_START_FAILED);
+	CHECK(pool_end_of(&w, false, segv) == END_CRASH);
+
+	/* Our SIGKILL for a deadline: a hang, or a failed start before READY. */
+	w.killed = true;
+	CHECK(pool_end_of(&w, true, killed) == END_HANG);
+	CHECK(pool_end_of(&w, false, killed) == END_START_FAILED);
+	CHECK(pool_end_of(&w, true, segv) == END_CRASH);
+	w.killed = false;
+
+	/* Our SIGTERM after a drain, or to one scaled away while starting: planned. */
+	w.stop_sent = true;
+	CHECK(pool_end_of(&w, true, W_EXITCODE(0, 0)) == END_PLANNED);
+	CHECK(pool_end_of(&w, true, termed) == END_PLANNED);
+	CHECK(pool_end_of(&w, false, termed) == END_PLANNED);
+	CHECK(pool_end_of(&w, true, W_EXITCODE(1, 0)) == END_CRASH); /* failed on its way out */
+	CHECK(pool_end_of(&w, true, segv) == END_CRASH);
+}
+
+static void test_deaths_sum(void)
+{
+	struct pool p = {0};
+
+	p.crashes = 1;
+	p.hangs = 2;
+	p.start_failures = 3;
+	p.planned_exits = 100;
+	CHECK_EQ_U64(pool_deaths(&p), 6);
+	CHECK_STR(pool_end_name(END_PLANNED), "planned");
+	CHECK_STR(pool_end_name(END_HANG), "hang");
+}
+
+static void test_log_targets(void)
+{
+	enum log_target t;
+	int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY);
+
+	CHECK(log_target_parse("journald", &t) == 0 && t == LOG_TARGET_JOURNALD);
+	CHECK(log_target_parse("syslog", &t) == 0 && t == LOG_TARGET_SYSLOG);
+	CHECK(log_target_parse("auto", &t) == 0 && t == LOG_TARGET_AUTO);
+	CHECK(log_target_parse("stderr", &t) == 0 && t == LOG_TARGET_STDERR);
+	CHECK(log_target_parse("kmsg", &t) < 0);
+	CHECK_STR(log_target_name(LOG_TARGET_JOURNALD), "journald");
+
+	/* stderr on /dev/null, as an init script leaves it: nobody reads it. */
+	unsetenv("JOURNAL_STREAM");
+	dup2(null, STDERR_FILENO);
+	t = log_target_default();
+	dup2(saved, STDERR_FILENO);
+	CHECK(t == LOG_TARGET_AUTO);
+	/* Closed: the same. */
+	close(STDERR_FILENO);
+	t = log_target_default();
+	dup2(saved, STDERR_FILENO);
+	CHECK(t == LOG_TARGET_AUTO);
+	close(null);
+	close(saved);
+}
+
+int main(void)
+{
+	test_worker_ends();
+	test_deaths_sum();
+	test_log_targets();
+	return check_report("test_ctl");
+}
