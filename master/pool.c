@@ -145,6 +145,7 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 	w->killed = false;
 	w->slow_since = 0;
 	w->stop_sent = false;
+	w->ready_ns = w->drain_ns = 0;
 	if (binary != w->binary)
 		snprintf(w->binary, sizeof(w->binary), "%s", binary);
 	w->started_ns = now_ns();
@@ -440,6 +441,7 @@ void pool_on_exit(struct pool *p, int id)
 		return;
 	if (waitpid(w->pid, &status, WNOHANG) != w->pid)
 		status = -1;
+	w->exited_ns = now_ns();
 	w->last_status = status;
 	e = pool_end_of(w, was_ready, status);
 	w->last_end = e;
@@ -559,6 +561,7 @@ static void check_ready(struct pool *p, struct worker *w)
 	    atomic_load(&sw->gen) != w->gen)
 		return;
 	w->st = W_READY;
+	w->ready_ns = now_ns();
 	w->fail_streak = 0;
 	p->ever_ready = true;
 	log_debug("worker %d (pid %d) ready: %.63s", w->id, w->pid, sw->version);

@@ -42,6 +42,9 @@ struct worker {
 	uint32_t ninflight;
 	struct job inflight[SHM_RING_SLOTS];
 	uint64_t started_ns;
+	uint64_t ready_ns;      /* when it said READY (0: not yet) */
+	uint64_t drain_ns;      /* when it was set DRAINING */
+	uint64_t exited_ns;     /* when its pidfd said it ended */
 	uint64_t respawn_at_ns; /* when dead: earliest restart */
 	unsigned fail_streak;   /* deaths before READY in a row */
 	uint64_t restarts;
@@ -72,6 +75,12 @@ struct pool_op {
 	uint64_t since_ns;
 	char binary[4096];
 	unsigned done;
+	unsigned total; /* OP_ROLL: workers to replace */
+	int from;       /* OP_SCALE: workers before */
+	/* OP_SCALE: slots started (reported once ready) and slots leaving (once gone). */
+	uint64_t grow_mask, shrink_mask;
+	/* At the start, for the summary: what readers may have noticed. */
+	uint64_t redispatched0, fallbacks0;
 };
 
 struct pool {
