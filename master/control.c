@@ -23,7 +23,8 @@
 
 #define CTL_MAX_CONNS 16    /* at most 64: ids keep the index in 6 bits */
 #define CTL_REQ_MAX   16384 /* a command and an escaped path */
-#define CTL_OUT_MAX   (256 * 1024)
+#define CTL_OUT_FIRST (64 * 1024)
+#define CTL_OUT_MAX   (32 * 1024 * 1024) /* a snapshot dump of 100,000 entries fits */
 #define CTL_STALL_NS  (2ULL * 1000000000ULL)
 
 struct conn {
@@ -34,7 +35,7 @@ struct conn {
 	char in[CTL_REQ_MAX];
 	size_t inlen;
 	char *out;
-	size_t outlen, outoff;
+	size_t outlen, outoff, outcap;
 };
 
 static int listen_fd = -1;
@@ -120,22 +121,49 @@ void control_close(struct master *m)
 
 static void out_add(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Room for need more bytes in c's reply; false when it would outgrow CTL_OUT_MAX. */
+static bool out_room(struct conn *c, size_t need)
+{
+	size_t cap = c->outcap ? c->outcap : CTL_OUT_FIRST;
+	char *bigger;
+
+	while (cap - c->outlen < need) {
+		if (cap >= CTL_OUT_MAX)
+			return false;
+		cap *= 2;
+	}
+	if (c->out && cap == c->outcap)
+		return true;
+	bigger = realloc(c->out, cap);
+	if (!bigger)
+		return false;
+	c->out = bigger;
+	c->outcap = cap;
+	return true;
+}
+
 static void out_add(struct conn *c, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
-	if (!c->out) {
-		c->out = malloc(CTL_OUT_MAX);
-		if (!c->out)
-			return;
-	}
+	if (!out_room(c, 512))
+		return;
 	va_start(ap, fmt);
-	n = vsnprintf(c->out + c->outlen, CTL_OUT_MAX - c->outlen, fmt, ap);
+	n = vsnprintf(c->out + c->outlen, c->outcap - c->outlen, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		c->outlen +=
-		    (size_t)n < CTL_OUT_MAX - c->outlen ? (size_t)n : CTL_OUT_MAX - c->outlen - 1;
+	if (n < 0)
+		return;
+	if ((size_t)n >= c->outcap - c->outlen) {
+		if (!out_room(c, (size_t)n + 1)) {
+			c->outlen = c->outcap - 1; /* cut short: the client sees no END */
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(c->out + c->outlen, c->outcap - c->outlen, fmt, ap);
+		va_end(ap);
+	}
+	c->outlen += (size_t)n;
 }
 
 static const char *worker_state(enum worker_st st)
@@ -214,7 +242,8 @@ static void cmd_status(struct master *m, struct conn *c)
 	        "master pid=%ld mount=%s version=%s workers=%d uptime_s=%llu "
 	        "served_by_master=%llu fallbacks=%llu redispatched=%llu worker_deaths=%llu "
 	        "worker_crashes=%llu worker_hangs=%llu worker_start_failures=%llu "
-	        "worker_exits_planned=%llu log=%s log_dropped=%llu pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
+	        "worker_exits_planned=%llu log=%s log_dropped=%llu "
+	        "pending=%u chunks_in_use=%u chunks_total=%u layout=%u shm_bytes=%zu "
 	        "max_cgroups=%u max_pids=%u cgroups_cached=%u pids_cached=%u\n",
 	        (long)getpid(), mnt, ver, p->target,
 	        (unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL),
@@ -282,38 +311,324 @@ static void cmd_stats(struct master *m, struct conn *c)
 	out_add(c, "END\n");
 }
 
-struct dump_ctx {
-	struct conn *c;
-	const char *table;
-	unsigned n;
+/*
+ * snapshot [table=NAME[,NAME...]] [cgroup=PATH] [limit=N]: the cached entries
+ * an operator is after first. Entries about containers and cgroups come
+ * first, then host-wide ones, then readers' pid entries (many, mostly of
+ * processes long gone); within each, the most recently used first. A
+ * "count" record per table says how many entries it holds, how many the
+ * filters kept and how many were shown, so that what was left out is seen.
+ *
+ * The master scans each table once and keeps only the best `limit` rows (a
+ * heap), so a dump costs one pass over the resident slots whatever its size.
+ */
+#define DUMP_DEFAULT 500
+#define DUMP_LIMIT   100000
+
+struct dump_row {
+	uint64_t idle_ns, age_ns;
+	uint32_t len;
+	uint8_t table, rank;
+	char label[sizeof(((struct snap_slot *)0)->label)];
 };
 
-#define DUMP_MAX 2000
+struct dump_ctx {
+	enum snap_table_id table;
+	const char *cgroup; /* NULL: any */
+	size_t cglen;
+	struct dump_row *heap; /* the rows to show so far, the last one to show at [0] */
+	unsigned nheap, limit;
+	unsigned entries[SNAP_NTABLES], matched[SNAP_NTABLES], unsure[SNAP_NTABLES];
+};
 
-static void dump_entry(void *arg, const char *label, uint64_t age_ns, uint32_t len)
+/* Readers' pid entries last: they are many and say little; host-wide ones before them. */
+static uint8_t dump_rank(enum snap_table_id t)
 {
-	struct dump_ctx *d = arg;
-	char esc[256];
-
-	if (d->n++ >= DUMP_MAX)
-		return;
-	ctl_escape(label, esc, sizeof(esc));
-	out_add(d->c, "entry table=%s key=%s age_ms=%llu bytes=%u\n", d->table, esc,
-	        (unsigned long long)(age_ns / 1000000ULL), len);
+	switch (t) {
+	case SNAP_PID:
+		return 2;
+	case SNAP_HOST:
+	case SNAP_PATH:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
-static void cmd_snapshot(struct master *m, struct conn *c)
+/* Is a shown before b? */
+static bool row_before(const struct dump_row *a, const struct dump_row *b)
 {
-	struct dump_ctx d = {.c = c};
+	if (a->rank != b->rank)
+		return a->rank < b->rank;
+	if (a->idle_ns != b->idle_ns)
+		return a->idle_ns < b->idle_ns;
+	if (a->age_ns != b->age_ns)
+		return a->age_ns < b->age_ns;
+	if (a->table != b->table)
+		return a->table < b->table;
+	return strcmp(a->label, b->label) < 0;
+}
+
+static int row_cmp(const void *x, const void *y)
+{
+	const struct dump_row *a = x, *b = y;
+
+	return row_before(a, b) ? -1 : row_before(b, a) ? 1 : 0;
+}
+
+static void heap_down(struct dump_row *h, unsigned n, unsigned i)
+{
+	for (;;) {
+		unsigned l = 2 * i + 1, r = l + 1, last = i;
+		struct dump_row tmp;
+
+		if (l < n && row_before(&h[last], &h[l]))
+			last = l;
+		if (r < n && row_before(&h[last], &h[r]))
+			last = r;
+		if (last == i)
+			return;
+		tmp = h[i];
+		h[i] = h[last];
+		h[last] = tmp;
+		i = last;
+	}
+}
+
+static void heap_up(struct dump_row *h, unsigned i)
+{
+	while (i > 0) {
+		unsigned parent = (i - 1) / 2;
+		struct dump_row tmp;
+
+		if (!row_before(&h[parent], &h[i]))
+			return;
+		tmp = h[i];
+		h[i] = h[parent];
+		h[parent] = tmp;
+		i = parent;
+	}
+}
+
+int ctl_cgroup_match(const char *label, const char *cg, size_t cglen)
+{
+	const char *path = strchr(label, ' ');
+	size_t tlen;
+
+	if (!path)
+		return CTL_CG_NO;
+	path++;
+	if (strncmp(path, "...", 3) != 0) {
+		if (path[0] != '/')
+			return CTL_CG_NO; /* not a cgroup's entry: a pid, a host file */
+		if (cglen == 1)
+			return CTL_CG_YES;
+		return strncmp(path, cg, cglen) == 0 && (path[cglen] == '\0' || path[cglen] == '/')
+		           ? CTL_CG_YES
+		           : CTL_CG_NO;
+	}
+	if (cglen == 1)
+		return CTL_CG_YES;
+	path += 3;
+	tlen = strlen(path);
+	for (size_t k = tlen < cglen - 1 ? tlen : cglen - 1; k >= 8; k--)
+		if ((k == tlen || path[k] == '/') && memcmp(path, cg + cglen - k, k) == 0)
+			return CTL_CG_YES;
+	return CTL_CG_UNSURE;
+}
+
+static void dump_entry(void *arg, const struct snap_entry *e)
+{
+	struct dump_ctx *d = arg;
+	struct dump_row row;
+
+	d->entries[d->table]++;
+	if (d->cgroup) {
+		int r = ctl_cgroup_match(e->label, d->cgroup, d->cglen);
+
+		if (r == CTL_CG_UNSURE)
+			d->unsure[d->table]++;
+		if (r != CTL_CG_YES)
+			return;
+	}
+	d->matched[d->table]++;
+	if (d->limit == 0)
+		return;
+	memset(&row, 0, sizeof(row));
+	row.idle_ns = e->idle_ns;
+	row.age_ns = e->age_ns;
+	row.len = e->len;
+	row.table = (uint8_t)d->table;
+	row.rank = dump_rank(d->table);
+	snprintf(row.label, sizeof(row.label), "%s", e->label);
+	if (d->nheap < d->limit) {
+		d->heap[d->nheap] = row;
+		heap_up(d->heap, d->nheap++);
+	} else if (row_before(&row, &d->heap[0])) {
+		d->heap[0] = row;
+		heap_down(d->heap, d->nheap, 0);
+	}
+}
+
+/* The table named name, or -1. */
+static int table_by_name(const char *name, size_t len)
+{
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		const char *n = snap_table_name((enum snap_table_id)t);
+
+		if (strlen(n) == len && strncmp(n, name, len) == 0)
+			return t;
+	}
+	return -1;
+}
+
+static void out_err(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void out_err(struct conn *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* One line: the message is the rest of the status line. */
+	for (char *p = msg; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	out_add(c, "%s ERR %s\n", CTL_PROTO_REPLY, msg);
+}
+
+static void cmd_snapshot(struct master *m, struct conn *c, char *args)
+{
+	struct dump_ctx *d = calloc(1, sizeof(*d));
+	bool want[SNAP_NTABLES], any_table = false;
+	char *save = NULL, *tok, cg[4096 + 1] = "";
+	unsigned shown[SNAP_NTABLES] = {0}, entries = 0, matched = 0, unsure = 0;
+	uint64_t now = now_ns();
+
+	if (!d) {
+		out_err(c, "snapshot: out of memory");
+		return;
+	}
+	d->limit = DUMP_DEFAULT;
+	memset(want, 0, sizeof(want));
+	for (tok = args ? strtok_r(args, " ", &save) : NULL; tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '='), *end;
+
+		if (!eq) {
+			out_err(c, "snapshot: argument '%.64s' is not key=value", tok);
+			goto out;
+		}
+		*eq++ = '\0';
+		ctl_unescape(eq);
+		if (strcmp(tok, "table") == 0) {
+			for (char *n = eq, *comma; *n; n = comma + 1) {
+				int t;
+
+				comma = strchrnul(n, ',');
+				t = table_by_name(n, (size_t)(comma - n));
+				if (t < 0) {
+					char names[256] = "";
+
+					for (int i = 0; i < SNAP_NTABLES; i++)
+						snprintf(names + strlen(names),
+						         sizeof(names) - strlen(names), "%s%s",
+						         i ? " " : "",
+						         snap_table_name((enum snap_table_id)i));
+					out_err(c, "snapshot: no table '%.*s' (tables: %s)",
+					        (int)(comma - n) > 64 ? 64 : (int)(comma - n), n,
+					        names);
+					goto out;
+				}
+				want[t] = any_table = true;
+				if (!*comma)
+					break;
+			}
+		} else if (strcmp(tok, "cgroup") == 0) {
+			size_t len = strlen(eq);
+
+			if (eq[0] != '/' || len >= sizeof(cg)) {
+				out_err(c, "snapshot: cgroup takes an absolute cgroup path, as in "
+				           "/proc/PID/cgroup");
+				goto out;
+			}
+			memcpy(cg, eq, len + 1);
+			while (len > 1 && cg[len - 1] == '/')
+				cg[--len] = '\0';
+			d->cgroup = cg;
+			d->cglen = len;
+		} else if (strcmp(tok, "limit") == 0) {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(eq, &end, 10);
+			if (errno || end == eq || *end || eq[0] == '-' || v > DUMP_LIMIT) {
+				out_err(c, "snapshot: limit takes 0 to %d entries", DUMP_LIMIT);
+				goto out;
+			}
+			d->limit = (unsigned)v;
+		} else {
+			out_err(c, "snapshot: unknown argument '%.64s' (table, cgroup, limit)",
+			        tok);
+			goto out;
+		}
+	}
+	if (d->limit) {
+		d->heap = malloc(sizeof(*d->heap) * d->limit);
+		if (!d->heap) {
+			out_err(c, "snapshot: out of memory for %u rows", d->limit);
+			goto out;
+		}
+	}
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		if (any_table && !want[t])
+			continue;
+		d->table = (enum snap_table_id)t;
+		snap_each(&m->shm, (enum snap_table_id)t, now, dump_entry, d);
+	}
+	if (d->nheap) /* with limit=0 there is no heap: qsort must not see NULL */
+		qsort(d->heap, d->nheap, sizeof(*d->heap), row_cmp);
+	for (unsigned i = 0; i < d->nheap; i++)
+		shown[d->heap[i].table]++;
+	for (int t = 0; t < SNAP_NTABLES; t++) {
+		/* A table not asked for is not scanned: its count is the kept one. */
+		if (any_table && !want[t])
+			d->entries[t] = snap_count(&m->shm, (enum snap_table_id)t);
+		entries += d->entries[t];
+		matched += d->matched[t];
+		unsure += d->unsure[t];
+	}
 
 	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
-	for (int t = 0; t < SNAP_NTABLES; t++) {
-		d.table = snap_table_name((enum snap_table_id)t);
-		snap_each(&m->shm, (enum snap_table_id)t, now_ns(), dump_entry, &d);
+	{
+		char esc[sizeof(cg) * 3];
+
+		ctl_escape(d->cgroup ? d->cgroup : "-", esc, sizeof(esc));
+		out_add(c,
+		        "snapshot entries=%u matched=%u shown=%u left_out=%u limit=%u cgroup=%s "
+		        "cgroup_unsure=%u order=containers,host,pids;most-recently-used-first\n",
+		        entries, matched, d->nheap, entries - d->nheap, d->limit, esc, unsure);
 	}
-	if (d.n > DUMP_MAX)
-		out_add(c, "truncated shown=%u total=%u\n", DUMP_MAX, d.n);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		out_add(c, "count table=%s entries=%u matched=%u shown=%u cgroup_unsure=%u\n",
+		        snap_table_name((enum snap_table_id)t), d->entries[t], d->matched[t],
+		        shown[t], d->unsure[t]);
+	for (unsigned i = 0; i < d->nheap; i++) {
+		const struct dump_row *r = &d->heap[i];
+		char esc[sizeof(r->label) * 3 + 1];
+
+		ctl_escape(r->label, esc, sizeof(esc));
+		out_add(c, "entry table=%s key=%s idle_ms=%llu age_ms=%llu bytes=%u\n",
+		        snap_table_name((enum snap_table_id)r->table), esc,
+		        (unsigned long long)(r->idle_ns / 1000000ULL),
+		        (unsigned long long)(r->age_ns / 1000000ULL), r->len);
+	}
 	out_add(c, "END\n");
+out:
+	free(d->heap);
+	free(d);
 }
 
 static void conn_flush(struct master *m, struct conn *c);
@@ -401,12 +716,13 @@ void control_finish(struct master *m, int conn, bool ok, const char *line)
 
 static void handle_request(struct master *m, struct conn *c)
 {
-	char *nl = memchr(c->in, '\n', c->inlen), *save = NULL, *proto, *cmd, *arg;
+	char *nl = memchr(c->in, '\n', c->inlen), *save = NULL, *proto, *cmd, *arg, *rest;
 
 	*nl = '\0';
 	proto = strtok_r(c->in, " ", &save);
 	cmd = strtok_r(NULL, " ", &save);
-	arg = strtok_r(NULL, " ", &save);
+	rest = save; /* the arguments as sent, for commands taking several */
+	arg = cmd && strcmp(cmd, "snapshot") != 0 ? strtok_r(NULL, " ", &save) : NULL;
 	if (!proto || strcmp(proto, CTL_PROTO_REQ) != 0) {
 		out_add(c, "%s ERR unsupported protocol (this daemon speaks %s)\n", CTL_PROTO_REPLY,
 		        CTL_PROTO_REQ);
@@ -417,7 +733,7 @@ static void handle_request(struct master *m, struct conn *c)
 	else if (cmd && strcmp(cmd, "stats") == 0)
 		cmd_stats(m, c);
 	else if (cmd && strcmp(cmd, "snapshot") == 0)
-		cmd_snapshot(m, c);
+		cmd_snapshot(m, c, rest);
 	else if (cmd && strcmp(cmd, "workers") == 0)
 		cmd_workers(m, c);
 	else if (cmd && (strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "restart-worker") == 0 ||

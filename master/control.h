@@ -37,6 +37,16 @@ bool control_tick(struct master *m);
 void control_progress(struct master *m, int conn, const char *line);
 void control_finish(struct master *m, int conn, bool ok, const char *line);
 
+/*
+ * Is the snapshot entry labelled "kind path" about cgroup cg (cglen bytes,
+ * no trailing '/' but for "/") or one below it? A label keeps only the end
+ * of a long path ("kind ...end"): such an entry is a yes when its visible end
+ * continues cg's own end (8 bytes of it at least, then a '/' or the end),
+ * and unsure otherwise, as cg may lie in the part cut off.
+ */
+enum { CTL_CG_NO, CTL_CG_YES, CTL_CG_UNSURE };
+int ctl_cgroup_match(const char *label, const char *cg, size_t cglen);
+
 /* Escape a value for a record: bytes outside [!-~] and '%' '=' as %XX. */
 void ctl_escape(const char *in, char *out, size_t size);
 /* Undo ctl_escape in place. */

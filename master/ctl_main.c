@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "master/control.h"
+#include "shm/snap.h"
 
 #define EXIT_NO_DAEMON 3
 #define EXIT_PROTOCOL  4
@@ -34,7 +35,8 @@ static void usage(FILE *f)
 	    "  status          the master, the mount and each worker\n"
 	    "  workers         each worker: pid, state, requests, restarts, version\n"
 	    "  stats           per file requests and latency; cache figures\n"
-	    "  snapshot        the cached entries\n"
+	    "  snapshot [--table NAME] [--cgroup PATH] [--limit N]\n"
+	    "                  the cached entries, containers' first\n"
 	    "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
 	    "  restart-worker ID               replace one worker\n"
 	    "  scale N                         run N workers\n"
@@ -46,21 +48,25 @@ static void usage(FILE *f)
 	    "  -h, --help         this text\n");
 }
 
+#define RECORD_FIELDS 48 /* a record with more is cut (the master record has 24) */
+
 /* A record line split into kind and key=value pairs, in place. */
 struct record {
 	char *kind;
-	char *key[32];
-	char *val[32];
+	char **key, **val; /* n of each */
 	int n;
 };
 
-static void record_parse(char *line, struct record *r)
+/* Split line; the pointers go to room (2 * RECORD_FIELDS of them). */
+static void record_parse(char *line, struct record *r, char **room)
 {
 	char *save = NULL, *tok;
 
 	r->n = 0;
+	r->key = room;
+	r->val = room + RECORD_FIELDS;
 	r->kind = strtok_r(line, " ", &save);
-	while ((tok = strtok_r(NULL, " ", &save)) && r->n < 32) {
+	while ((tok = strtok_r(NULL, " ", &save)) && r->n < RECORD_FIELDS) {
 		char *eq = strchr(tok, '=');
 
 		if (!eq)
@@ -145,7 +151,7 @@ static char *roundtrip(int fd, const char *cmd)
 {
 	size_t len = 0, cap = 65536;
 	char *buf = malloc(cap);
-	char req[512];
+	char req[4096 * 3 + 1100];
 	int n;
 
 	if (!buf)
@@ -173,12 +179,11 @@ static char *roundtrip(int fd, const char *cmd)
 	return buf;
 }
 
-#define MAX_RECORDS 4096
-
-/* Kinds that are lists whatever their count, so scripts always get an array. */
-static bool kind_is_list(const char *kind)
+/* Kinds that are lists even with one record (tables of workers, files, entries). */
+static bool always_list(const char *kind)
 {
-	static const char *const lists[] = {"worker", "file", "table", "entry", "container"};
+	static const char *const lists[] = {"worker", "file",  "table",
+	                                    "entry",  "count", "container"};
 
 	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
 		if (strcmp(kind, lists[i]) == 0)
@@ -193,17 +198,38 @@ static bool kind_is_list(const char *kind)
  */
 static void print_records(char *body, bool json)
 {
-	static struct record recs[MAX_RECORDS];
-	char *save = NULL, *line;
+	struct record *recs;
+	char *save = NULL, *line, **ptrs, *room[2 * RECORD_FIELDS];
+	size_t nlines = 1, npairs = 0, nptrs = 0;
 	int n = 0;
 
-	for (line = strtok_r(body, "\n", &save); line && n < MAX_RECORDS;
-	     line = strtok_r(NULL, "\n", &save)) {
+	/* Room for every record and every pair: a snapshot may hold 100,000 rows. */
+	for (const char *p = body; *p; p++) {
+		nlines += *p == '\n';
+		npairs += *p == '='; /* values are escaped: each '=' is a pair's */
+	}
+	recs = calloc(nlines, sizeof(*recs));
+	ptrs = calloc(2 * npairs + 1, sizeof(*ptrs));
+	if (!recs || !ptrs) {
+		fprintf(stderr, "lxcfs-ctl: out of memory for %zu records\n", nlines);
+		exit(1);
+	}
+	for (line = strtok_r(body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct record r;
+
 		if (strcmp(line, "END") == 0)
 			break;
-		record_parse(line, &recs[n]);
-		if (recs[n].kind)
-			n++;
+		record_parse(line, &r, room);
+		if (!r.kind)
+			continue;
+		recs[n].kind = r.kind;
+		recs[n].n = r.n;
+		recs[n].key = ptrs + nptrs;
+		memcpy(recs[n].key, r.key, sizeof(char *) * (size_t)r.n);
+		recs[n].val = ptrs + nptrs + (size_t)r.n;
+		memcpy(recs[n].val, r.val, sizeof(char *) * (size_t)r.n);
+		nptrs += 2 * (size_t)r.n;
+		n++;
 	}
 	if (json)
 		putchar('{');
@@ -218,36 +244,42 @@ static void print_records(char *body, bool json)
 			printf("%s", first_kind ? "" : ",");
 			json_string(kind);
 			putchar(':');
-			if (count > 1 || kind_is_list(kind))
+			if (count > 1 || always_list(kind))
 				putchar('[');
 			for (int k = i; k < j; k++) {
 				if (k > i)
 					putchar(',');
 				json_record(&recs[k]);
 			}
-			if (count > 1 || kind_is_list(kind))
+			if (count > 1 || always_list(kind))
 				putchar(']');
-		} else if (count == 1 && (!kind_is_list(kind) || strcmp(kind, "table") == 0)) {
+		} else if (count == 1 && !always_list(kind)) {
+			int width = 18;
+
+			for (int k = 0; k < recs[i].n; k++)
+				if ((int)strlen(recs[i].key[k]) > width)
+					width = (int)strlen(recs[i].key[k]);
 			printf("%s:\n", kind);
 			for (int k = 0; k < recs[i].n; k++)
-				printf("  %-18s %s\n", recs[i].key[k], recs[i].val[k]);
+				printf("  %-*s %s\n", width, recs[i].key[k], recs[i].val[k]);
 		} else {
-			int width[32] = {0};
+			int width[RECORD_FIELDS] = {0};
 
-			for (int k = 0; k < recs[i].n && k < 32; k++) {
+			for (int k = 0; k < recs[i].n; k++) {
 				width[k] = (int)strlen(recs[i].key[k]);
 				for (int r = i; r < j; r++)
 					if (k < recs[r].n && (int)strlen(recs[r].val[k]) > width[k])
 						width[k] = (int)strlen(recs[r].val[k]);
 			}
 			printf("%s:\n ", kind);
-			for (int k = 0; k < recs[i].n && k < 32; k++)
+			for (int k = 0; k < recs[i].n; k++)
 				printf(" %-*s", width[k], recs[i].key[k]);
 			putchar('\n');
 			for (int r = i; r < j; r++) {
 				putchar(' ');
-				for (int k = 0; k < recs[r].n && k < 32; k++)
-					printf(" %-*s", width[k], recs[r].val[k]);
+				for (int k = 0; k < recs[r].n && k < RECORD_FIELDS; k++)
+					printf(" %-*s", k < recs[i].n ? width[k] : 0,
+					       recs[r].val[k]);
 				putchar('\n');
 			}
 		}
@@ -257,6 +289,8 @@ static void print_records(char *body, bool json)
 	}
 	if (json)
 		printf("}\n");
+	free(recs);
+	free(ptrs);
 }
 
 struct command {
@@ -278,7 +312,18 @@ static const struct command commands[] = {
      "per file: requests, errors, p50/p99 latency; cache hits, misses,\n"
      "refreshes, evictions, cgroupfs reads; snapshot table sizes",
      0, 0, false},
-    {"snapshot", "", "the cached entries: table, key, age, size", 0, 0, false},
+    {"snapshot", "[--table NAME]... [--cgroup PATH] [--limit N]",
+     "the cached entries: table, key, time since last use, age, size. Entries\n"
+     "of containers and cgroups come first, then host-wide ones, then readers'\n"
+     "pid entries; within each, the most recently used first. A count per\n"
+     "table says how many entries it holds, matched and were shown.\n"
+     "\n"
+     "  --table NAME   only this table (repeat, or NAME,NAME); tables below\n"
+     "  --cgroup PATH  only entries of cgroup PATH and below (as in\n"
+     "                 /proc/PID/cgroup); a label keeps the last 50-odd bytes of\n"
+     "                 a long path: entries it cannot place are counted unsure\n"
+     "  --limit N      show at most N entries (default 500, at most 100000)",
+     0, 0, false},
     {"upgrade", "[--worker-binary PATH]",
      "replace every worker, one at a time, with PATH (default: the binary\n"
      "lxcfs runs, re-read from disk); exits non-zero if the upgrade stops",
@@ -293,6 +338,44 @@ static void command_usage(FILE *f, const struct command *c)
 {
 	fprintf(f, "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] %s %s\n\n%s\n",
 	        c->name, c->args, c->help);
+	if (strcmp(c->name, "snapshot") == 0) {
+		fprintf(f, "\nTables:");
+		for (int t = 0; t < SNAP_NTABLES; t++)
+			fprintf(f, " %s", snap_table_name((enum snap_table_id)t));
+		fprintf(f, "\n");
+	}
+}
+
+/* Add the tables of a --table value (NAME or NAME,NAME) to list; false if one is unknown. */
+static bool tables_add(char *list, size_t size, const char *arg)
+{
+	const char *n = arg, *comma;
+
+	do {
+		int found = -1;
+
+		comma = strchrnul(n, ',');
+		for (int t = 0; t < SNAP_NTABLES; t++) {
+			const char *name = snap_table_name((enum snap_table_id)t);
+
+			if (strlen(name) == (size_t)(comma - n) &&
+			    strncmp(name, n, (size_t)(comma - n)) == 0)
+				found = t;
+		}
+		if (found < 0) {
+			fprintf(stderr,
+			        "lxcfs-ctl: snapshot: no table '%.*s' (tables:", (int)(comma - n),
+			        n);
+			for (int t = 0; t < SNAP_NTABLES; t++)
+				fprintf(stderr, " %s", snap_table_name((enum snap_table_id)t));
+			fprintf(stderr, ")\n");
+			return false;
+		}
+		snprintf(list + strlen(list), size - strlen(list), "%s%s", list[0] ? "," : "",
+		         snap_table_name((enum snap_table_id)found));
+		n = comma + 1;
+	} while (*comma);
+	return true;
 }
 
 /*
@@ -313,6 +396,7 @@ static int follow(int fd, bool json)
 		ssize_t n;
 
 		while ((nl = memchr(buf, '\n', len)) != NULL) {
+			char *room[2 * RECORD_FIELDS];
 			struct record r;
 
 			*nl = '\0';
@@ -320,7 +404,7 @@ static int follow(int fd, bool json)
 			if (strcmp(line, "END") == 0)
 				goto out;
 			if (strncmp(line, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
-				record_parse(line, &r);
+				record_parse(line, &r, room);
 				if (r.kind && json) {
 					printf("%s", first ? "" : ",");
 					json_record(&r);
@@ -369,11 +453,15 @@ int main(int argc, char **argv)
 	};
 	static const struct option cmdopts[] = {
 	    {"worker-binary", required_argument, NULL, 'w'},
+	    {"table", required_argument, NULL, 't'},
+	    {"cgroup", required_argument, NULL, 'c'},
+	    {"limit", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *runtime_dir = "/run", *socket_path = NULL, *binary = NULL;
-	char path[4096], req[4096 * 3 + 64], *reply, *nl;
+	const char *cgroup = NULL, *limit = NULL;
+	char path[4096], req[4096 * 3 + 1024], tables[512] = "", *reply, *nl;
 	const struct command *cmd = NULL;
 	bool json = false;
 	int opt, fd, nargs;
@@ -424,6 +512,20 @@ int main(int argc, char **argv)
 			}
 			binary = optarg;
 			break;
+		case 't':
+		case 'c':
+		case 'l':
+			if (strcmp(cmd->name, "snapshot") != 0) {
+				command_usage(stderr, cmd);
+				return 2;
+			}
+			if (opt == 't' && !tables_add(tables, sizeof(tables), optarg))
+				return 2;
+			if (opt == 'c')
+				cgroup = optarg;
+			if (opt == 'l')
+				limit = optarg;
+			break;
 		case 'h':
 			command_usage(stdout, cmd);
 			return 0;
@@ -447,6 +549,29 @@ int main(int argc, char **argv)
 		}
 		ctl_escape(abs, esc, sizeof(esc));
 		snprintf(req, sizeof(req), "%s %s", cmd->name, esc);
+	} else if (strcmp(cmd->name, "snapshot") == 0) {
+		char esc[4096 * 3];
+		size_t n = (size_t)snprintf(req, sizeof(req), "%s", cmd->name);
+
+		if (cgroup && (cgroup[0] != '/' || strlen(cgroup) >= 4096)) {
+			fprintf(stderr,
+			        "lxcfs-ctl: snapshot: --cgroup takes an absolute cgroup path, "
+			        "as in /proc/PID/cgroup\n");
+			return 2;
+		}
+		if (limit && (strspn(limit, "0123456789") != strlen(limit) || !*limit ||
+		              strlen(limit) > 6 || atol(limit) > 100000)) {
+			fprintf(stderr, "lxcfs-ctl: snapshot: --limit takes 0 to 100000\n");
+			return 2;
+		}
+		if (tables[0])
+			n += (size_t)snprintf(req + n, sizeof(req) - n, " table=%s", tables);
+		if (cgroup) {
+			ctl_escape(cgroup, esc, sizeof(esc));
+			n += (size_t)snprintf(req + n, sizeof(req) - n, " cgroup=%s", esc);
+		}
+		if (limit)
+			snprintf(req + n, sizeof(req) - n, " limit=%s", limit);
 	} else if (optind < argc) {
 		snprintf(req, sizeof(req), "%s %s", cmd->name, argv[optind]);
 	} else {

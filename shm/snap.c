@@ -421,7 +421,7 @@ static bool slot_resident(const struct resident *r, const struct snap_slot *sl, 
 }
 
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
-               void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg)
+               void (*cb)(void *arg, const struct snap_entry *e), void *arg)
 {
 	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS;
 	struct resident r;
@@ -449,8 +449,18 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != s1)
 				continue;
 			label[sizeof(label) - 1] = '\0';
-			if (used)
-				cb(arg, label, now_ns > filled ? now_ns - filled : 0, len);
+			if (used) {
+				uint64_t last =
+				    atomic_load_explicit(&sl->used_ns, memory_order_relaxed);
+				struct snap_entry e = {
+				    .label = label,
+				    .age_ns = now_ns > filled ? now_ns - filled : 0,
+				    .idle_ns = now_ns > last ? now_ns - last : 0,
+				    .len = len,
+				};
+
+				cb(arg, &e);
+			}
 			break;
 		}
 	}

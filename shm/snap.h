@@ -135,13 +135,20 @@ int snap_put(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 /* Entries in use in table t (kept as slots change hands, not counted by a scan). */
 uint32_t snap_count(const struct shm *s, enum snap_table_id t);
 
+/* One entry as a dump sees it. */
+struct snap_entry {
+	const char *label;
+	uint64_t age_ns;  /* since its value was read */
+	uint64_t idle_ns; /* since a worker last used it (racy: a hint for ordering) */
+	uint32_t len;     /* value bytes */
+};
+
 /*
- * Visit every valid entry of table t (for dumps): cb gets the label, age of
- * the value in ns and value length. Consistent per entry, not across entries.
- * Pages never touched are skipped without faulting them in.
+ * Visit every valid entry of table t (for dumps). Consistent per entry, not
+ * across entries. Pages never touched are skipped without faulting them in.
  */
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
-               void (*cb)(void *arg, const char *label, uint64_t age_ns, uint32_t len), void *arg);
+               void (*cb)(void *arg, const struct snap_entry *e), void *arg);
 
 /*
  * Visit every entry of table t with its lease held: fn gets a copy of the

@@ -16,6 +16,9 @@
 #   - with the socket opened up by a careless chmod, the daemon still refuses
 #     a non-root peer, and lxcfs-ctl says so (exit 1, "permission denied");
 #   - lxcfs-ctl snapshot, 8 at once, does not stall the readers either;
+#     --cgroup with ct1's cgroup and --table memory shows ct1's entries and
+#     nothing else, containers' entries come before pid entries, --limit N
+#     shows N rows and says how many were left out, --limit 0 only counts;
 #   - no worker died of any of it: worker_deaths (crashes, hangs, failed
 #     starts) in lxcfs-ctl status is still 0 at the end.
 # Checks that do not stop the scenario are gathered and reported together.
@@ -411,6 +414,44 @@ log "8 lxcfs-ctl snapshot at once took $(((${EPOCHREALTIME/./} - t0) / 1000)) ms
 sleep 0.5
 READERS_SOFT=1 readers_collect "8 lxcfs-ctl snapshot at once" || problem "$READER_PROBLEM"
 ctl_answers "8 lxcfs-ctl snapshot at once"
+
+# The snapshot's filters and order, as an operator looking for one container uses them.
+ct1_cg=$(awk -F: '$2 ~ /(^|,)memory(,|$)/ { print $3; found = 1; exit }
+	$1 == 0 && $2 == "" { v2 = $3 } END { if (!found) print v2 }' "/proc/${CT_INIT[ct1]}/cgroup")
+out=$(timeout 10 "$CTL" --runtime-dir "$RUNDIR" --json snapshot --table memory --cgroup "$ct1_cg")
+verdict=$("$PYTHON" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+es = d.get("entry", [])
+counts = {c["table"]: c for c in d["count"]}
+bad = [e for e in es if e["table"] != "memory"]
+if not es or bad or counts["pid"]["matched"] != 0 or counts["memory"]["matched"] != len(es):
+    print("BAD %d entries, others %s, counts %s" % (len(es), bad[:2], counts["memory"]))
+else:
+    print("ok %d memory entries of the container: %s" % (len(es), ", ".join(e["key"] for e in es)))
+' "$out" 2>&1)
+log "snapshot --table memory --cgroup $ct1_cg: $verdict"
+case $verdict in ok*) ;; *) problem "snapshot --table memory --cgroup $ct1_cg: $verdict" ;; esac
+out=$(timeout 10 "$CTL" --runtime-dir "$RUNDIR" --json snapshot --limit 5)
+verdict=$("$PYTHON" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+es, s = d.get("entry", []), d["snapshot"]
+ranks = [2 if e["table"] == "pid" else 1 if e["table"] in ("host", "sysfs") else 0 for e in es]
+if len(es) != min(5, s["entries"]) or s["shown"] != len(es) or s["left_out"] != s["entries"] - len(es):
+    print("BAD %d rows, snapshot record %s" % (len(es), s))
+elif ranks != sorted(ranks):
+    print("BAD order: %s" % [e["table"] for e in es])
+else:
+    print("ok %d of %d shown, %d left out, tables in order %s" % (len(es), s["entries"], s["left_out"], [e["table"] for e in es]))
+' "$out" 2>&1)
+log "snapshot --limit 5: $verdict"
+case $verdict in ok*) ;; *) problem "snapshot --limit 5: $verdict" ;; esac
+out=$(timeout 10 "$CTL" --runtime-dir "$RUNDIR" snapshot --limit 0 2>&1)
+rc=$?
+[ $rc = 0 ] && ! grep -q '^entry:' <<<"$out" && grep -q '^count:' <<<"$out" ||
+	problem "snapshot --limit 0: exit $rc: $(head -3 <<<"$out" | tr '\n' ' ')"
+ctl_answers "snapshot with filters"
 
 exits=$(ctl_json status '" ".join("%s=%s" % (k, d["master"]["worker_" + k]) for k in ("deaths", "crashes", "hangs", "start_failures", "exits_planned"))')
 log "worker exits over the whole abuse: $exits"

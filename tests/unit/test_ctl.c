@@ -1,7 +1,7 @@
 /*
  * What the operator is told: how each end of a worker is counted (only
- * what lxcfs did not ask for is a death worth an alert), and the log
- * targets and their default.
+ * what lxcfs did not ask for is a death worth an alert), which snapshot
+ * entries a --cgroup filter keeps, and the log targets and their default.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "master/control.h"
 #include "master/pool.h"
 #include "shm/log.h"
 
@@ -80,6 +81,38 @@ static void test_deaths_sum(void)
 	CHECK_STR(pool_end_name(END_HANG), "hang");
 }
 
+static int match(const char *label, const char *cg)
+{
+	return ctl_cgroup_match(label, cg, strlen(cg));
+}
+
+static void test_cgroup_filter(void)
+{
+	/* Whole paths: the cgroup and below, not a sibling sharing a prefix. */
+	CHECK(match("memory /lxc/web1", "/lxc/web1") == CTL_CG_YES);
+	CHECK(match("memory /lxc/web1/init.scope", "/lxc/web1") == CTL_CG_YES);
+	CHECK(match("memory /lxc/web10", "/lxc/web1") == CTL_CG_NO);
+	CHECK(match("memory /lxc", "/lxc/web1") == CTL_CG_NO);
+	CHECK(match("cpuset /", "/") == CTL_CG_YES);
+	CHECK(match("memory /lxc/web1", "/") == CTL_CG_YES);
+	/* Not a cgroup's entry at all. */
+	CHECK(match("pid 1234", "/") == CTL_CG_NO);
+	CHECK(match("init 1234", "/lxc") == CTL_CG_NO);
+	CHECK(match("/proc/meminfo", "/") == CTL_CG_NO);
+
+	/* A label cut to the end of a long path. */
+	const char *cut = "memory ...ker-0123456789abcdef0123456789abcdef0123456789ab.scope";
+	const char *cg = "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789ab.scope";
+
+	CHECK(match(cut, cg) == CTL_CG_YES);
+	CHECK(match("memory ...ef0123456789ab.scope/init.scope", cg) == CTL_CG_YES);
+	/* The cgroup may lie in the part cut off: unsure, not a no. */
+	CHECK(match(cut, "/system.slice") == CTL_CG_UNSURE);
+	CHECK(match(cut, "/") == CTL_CG_YES);
+	/* An overlap of a few bytes is chance, not evidence. */
+	CHECK(match("memory ...e/web1/x", "/lxc.payload.web1/e") == CTL_CG_UNSURE);
+}
+
 static void test_log_targets(void)
 {
 	enum log_target t;
@@ -111,6 +144,7 @@ int main(void)
 {
 	test_worker_ends();
 	test_deaths_sum();
+	test_cgroup_filter();
 	test_log_targets();
 	return check_report("test_ctl");
 }
