@@ -15,6 +15,9 @@
 #ifndef LXCFS_VERSION
 #define LXCFS_VERSION "0.0.0"
 #endif
+#ifndef LXCFS_BUILD_ID
+#define LXCFS_BUILD_ID "unknown"
+#endif
 #ifndef LXCFS_LIBEXECDIR
 #define LXCFS_LIBEXECDIR "/usr/local/libexec/lxcfs"
 #endif
@@ -82,7 +85,7 @@ static void usage(FILE *f)
 	        "                            default: stderr, unless stderr is /dev/null or\n"
 	        "                            closed (auto) or systemd's journal stream (journald)\n"
 	        "  -h, --help                this text\n"
-	        "  -v, --version             version\n");
+	        "  -v, --version             version and build id\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -211,7 +214,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			usage(stdout);
 			return 1;
 		case 'v':
-			printf("lxcfs %s\n", LXCFS_VERSION);
+			printf("lxcfs %s (build %s)\n", LXCFS_VERSION, LXCFS_BUILD_ID);
 			return 1;
 		case OPT_RUNTIME_DIR:
 			c->runtime_dir = optarg;

@@ -2,6 +2,7 @@
  * lxcfs-ctl: the operator's view of a running lxcfs, over its control socket.
  *
  *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND [ARGS]
+ *   lxcfs-ctl --version
  *
  * Commands: status, workers, stats, snapshot, upgrade, restart-worker, scale.
  * Exit codes: 0 done, 1 the daemon refused or the operation stopped, 2 usage,
@@ -22,6 +23,13 @@
 #include "master/control.h"
 #include "shm/snap.h"
 
+#ifndef LXCFS_VERSION
+#define LXCFS_VERSION "0.0.0"
+#endif
+#ifndef LXCFS_BUILD_ID
+#define LXCFS_BUILD_ID "unknown"
+#endif
+
 #define EXIT_NO_DAEMON 3
 #define EXIT_PROTOCOL  4
 
@@ -30,6 +38,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "Usage: lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND\n"
+	    "       lxcfs-ctl --version\n"
 	    "\n"
 	    "Commands (COMMAND --help for each):\n"
 	    "  status          the master, the mount and each worker\n"
@@ -45,6 +54,7 @@ static void usage(FILE *f)
 	    "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
 	    "  --socket PATH      the control socket itself\n"
 	    "  --json             one JSON document instead of tables\n"
+	    "  -v, --version      version and build id of this lxcfs-ctl\n"
 	    "  -h, --help         this text\n");
 }
 
@@ -449,6 +459,7 @@ int main(int argc, char **argv)
 	    {"socket", required_argument, NULL, 's'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const struct option cmdopts[] = {
@@ -468,7 +479,7 @@ int main(int argc, char **argv)
 
 	/* A daemon that refuses us closes at once: its reason is still there to read. */
 	signal(SIGPIPE, SIG_IGN);
-	while ((opt = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hvV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'r':
 			runtime_dir = optarg;
@@ -481,6 +492,10 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'v':
+		case 'V':
+			printf("lxcfs-ctl %s (build %s)\n", LXCFS_VERSION, LXCFS_BUILD_ID);
 			return 0;
 		default:
 			usage(stderr);

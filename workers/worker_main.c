@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 	    {"gen", required_argument, NULL, 'g'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"log", required_argument, NULL, 'l'},
+	    {"version", no_argument, NULL, 'v'},
 	    {NULL, 0, NULL, 0},
 	};
 	static struct worker_ctx ctx;
@@ -124,6 +125,9 @@ int main(int argc, char **argv)
 			/* A master newer than us may name a target we do not know: still serve. */
 			bad_target = log_target_parse(optarg, &target) < 0;
 			break;
+		case 'v':
+			printf("lxcfs-worker %s (build %s)\n", LXCFS_VERSION, LXCFS_BUILD_ID);
+			return 0;
 		default:
 			fprintf(stderr, "lxcfs-worker is started by lxcfs, not by hand\n");
 			return 1;

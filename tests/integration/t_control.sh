@@ -5,6 +5,8 @@
 #     socket that does not speak lxcfs's protocol (one that echoes, one that
 #     closes at once, one that answers as a web server) it exits 4 with one;
 #     lxcfs-ctl COMMAND --help exits 0 for every command, usage errors 2;
+#     lxcfs-ctl --version, lxcfs --version and -v print the version and
+#     build id, lxcfs -h the usage, all exiting 0;
 #   - RUNDIR/lxcfs/control.sock is a socket of mode 0600 owned by root, in a
 #     folder of mode 0700; a non-root lxcfs-ctl fails and says why;
 #   - random bytes, truncated and malformed requests, a connection that sends
@@ -138,6 +140,25 @@ out=$("$CTL" no-such-command 2>&1)
 out=$("$CTL" scale 2>&1)
 [ $? = 2 ] || problem "lxcfs-ctl scale without N did not exit 2: $out"
 log "lxcfs-ctl COMMAND --help exits 0 for ${COMMANDS[*]}; usage errors exit 2"
+
+# Versions, with the build id: lxcfs-ctl and lxcfs print and exit 0, no daemon needed.
+for a in --version -v; do
+	out=$("$CTL" $a 2>&1)
+	rc=$?
+	[ $rc = 0 ] && grep -qE '^lxcfs-ctl [0-9][^ ]* \(build [^)]+\)$' <<<"$out" ||
+		problem "lxcfs-ctl $a: exit $rc: '$out'"
+done
+for a in --version -v; do
+	out=$("$LXCFS_BUILD/lxcfs" $a 2>&1)
+	rc=$?
+	[ $rc = 0 ] && grep -qE '^lxcfs [0-9][^ ]* \(build [^)]+\)$' <<<"$out" ||
+		problem "lxcfs $a: exit $rc: '$out'"
+done
+out=$("$LXCFS_BUILD/lxcfs" -h 2>&1)
+rc=$?
+[ $rc = 0 ] && grep -q '^Usage: lxcfs ' <<<"$out" && grep -q -- '--log TARGET' <<<"$out" ||
+	problem "lxcfs -h: exit $rc: $(head -2 <<<"$out")"
+log "versions: $("$CTL" --version), $("$LXCFS_BUILD/lxcfs" --version); lxcfs -h exits 0"
 
 # --- the daemon's socket ------------------------------------------------------------
 
