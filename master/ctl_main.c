@@ -53,7 +53,8 @@ static void usage(FILE *f)
 	    "Options:\n"
 	    "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
 	    "  --socket PATH      the control socket itself\n"
-	    "  --json             one JSON document instead of tables\n"
+	    "  --json             one JSON document instead of tables (before or after\n"
+	    "                     COMMAND)\n"
 	    "  -v, --version      version and build id of this lxcfs-ctl\n"
 	    "  -h, --help         this text\n");
 }
@@ -467,6 +468,7 @@ int main(int argc, char **argv)
 	    {"table", required_argument, NULL, 't'},
 	    {"cgroup", required_argument, NULL, 'c'},
 	    {"limit", required_argument, NULL, 'l'},
+	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -517,7 +519,7 @@ int main(int argc, char **argv)
 	/* The command's own options and arguments. */
 	argc -= optind;
 	argv += optind;
-	optind = 1;
+	optind = 0; /* 0, not 1: glibc then starts afresh, permuting "scale 3 --json" too */
 	while ((opt = getopt_long(argc, argv, "h", cmdopts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
@@ -540,6 +542,10 @@ int main(int argc, char **argv)
 				cgroup = optarg;
 			if (opt == 'l')
 				limit = optarg;
+			break;
+		case 'j':
+			/* "lxcfs-ctl snapshot --json" reads as naturally as "--json snapshot". */
+			json = true;
 			break;
 		case 'h':
 			command_usage(stdout, cmd);

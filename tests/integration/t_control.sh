@@ -453,7 +453,7 @@ else:
 ' "$out" 2>&1)
 log "snapshot --table memory --cgroup $ct1_cg: $verdict"
 case $verdict in ok*) ;; *) problem "snapshot --table memory --cgroup $ct1_cg: $verdict" ;; esac
-out=$(timeout 10 "$CTL" --runtime-dir "$RUNDIR" --json snapshot --limit 5)
+out=$(timeout 10 "$CTL" --runtime-dir "$RUNDIR" snapshot --limit 5 --json) # --json after the command too
 verdict=$("$PYTHON" -c '
 import json, sys
 d = json.loads(sys.argv[1])
