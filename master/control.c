@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "master/control.h"
+#include "master/loop.h"
 #include "master/pool.h"
 #include "master/stats.h"
 #include "master/tenant.h"
@@ -72,6 +74,10 @@ static struct conn *conn_by_id(int id)
 	           : NULL;
 }
 
+static void on_listen(struct master *m, int idx, unsigned events);
+static void on_conn(struct master *m, int idx, unsigned events);
+static uint64_t control_clock(struct master *m);
+
 int control_open(struct master *m)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -105,6 +111,9 @@ int control_open(struct master *m)
 		return err;
 	}
 	listen_fd = fd;
+	loop_on(m, EV_CTL_LISTEN, on_listen);
+	loop_on(m, EV_CTL_CONN, on_conn);
+	loop_add_tick(m, control_clock);
 	return master_watch(m, fd, EV(EV_CTL_LISTEN, 0));
 }
 
@@ -653,6 +662,23 @@ static long arg_num(const char *s, long lo, long hi)
 	return errno || *end || v < lo || v > hi ? -1 : v;
 }
 
+static void control_progress(struct master *m, int conn, const char *line);
+static void control_finish(struct master *m, int conn, bool ok, const char *line);
+
+/* An operation streams to the connection that started it, named by its id. */
+static void *conn_ctx(struct conn *c)
+{
+	return (void *)(intptr_t)conn_id(c);
+}
+
+static void op_report(struct master *m, void *ctx, bool final, bool ok, const char *line)
+{
+	if (final)
+		control_finish(m, (int)(intptr_t)ctx, ok, line);
+	else
+		control_progress(m, (int)(intptr_t)ctx, line);
+}
+
 static void cmd_op(struct master *m, struct conn *c, const char *cmd, char *arg)
 {
 	char msg[512] = "";
@@ -664,18 +690,20 @@ static void cmd_op(struct master *m, struct conn *c, const char *cmd, char *arg)
 	if (strcmp(cmd, "upgrade") == 0) {
 		if (arg)
 			ctl_unescape(arg);
-		err = pool_roll(m->pool, arg, -1, conn_id(c), msg, sizeof(msg));
+		err = pool_roll(m->pool, arg, -1, op_report, conn_ctx(c), msg, sizeof(msg));
 	} else if (strcmp(cmd, "restart-worker") == 0) {
 		long id = arg_num(arg, 0, SHM_MAX_WORKERS - 1);
 
 		err = id < 0 ? -EINVAL
-		             : pool_roll(m->pool, NULL, (int)id, conn_id(c), msg, sizeof(msg));
+		             : pool_roll(m->pool, NULL, (int)id, op_report, conn_ctx(c), msg,
+		                         sizeof(msg));
 		if (id < 0)
 			snprintf(msg, sizeof(msg), "restart-worker takes a worker id");
 	} else {
 		long n = arg_num(arg, 1, SHM_MAX_WORKERS);
 
-		err = n < 0 ? -EINVAL : pool_scale(m->pool, (int)n, conn_id(c), msg, sizeof(msg));
+		err = n < 0 ? -EINVAL
+		             : pool_scale(m->pool, (int)n, op_report, conn_ctx(c), msg, sizeof(msg));
 		if (n < 0)
 			snprintf(msg, sizeof(msg), "scale takes a number of workers, 1 to %d",
 			         SHM_MAX_WORKERS);
@@ -689,7 +717,7 @@ static void cmd_op(struct master *m, struct conn *c, const char *cmd, char *arg)
 	}
 }
 
-void control_progress(struct master *m, int conn, const char *line)
+static void control_progress(struct master *m, int conn, const char *line)
 {
 	struct conn *c = conn_by_id(conn);
 	char esc[1024];
@@ -701,7 +729,7 @@ void control_progress(struct master *m, int conn, const char *line)
 	conn_flush(m, c);
 }
 
-void control_finish(struct master *m, int conn, bool ok, const char *line)
+static void control_finish(struct master *m, int conn, bool ok, const char *line)
 {
 	struct conn *c = conn_by_id(conn);
 	char esc[1024];
@@ -743,7 +771,7 @@ static void handle_request(struct master *m, struct conn *c)
 		out_add(c, "%s ERR unknown command\n", CTL_PROTO_REPLY);
 }
 
-void control_on_listen(struct master *m)
+static void on_listen(struct master *m, int idx, unsigned events)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -813,7 +841,7 @@ static void conn_flush(struct master *m, struct conn *c)
 	conn_watch(m, c, EPOLLIN);
 }
 
-void control_on_conn(struct master *m, int idx, unsigned events)
+static void on_conn(struct master *m, int idx, unsigned events)
 {
 	struct conn *c;
 	ssize_t n;
@@ -853,7 +881,8 @@ void control_on_conn(struct master *m, int idx, unsigned events)
 	conn_flush(m, c);
 }
 
-bool control_tick(struct master *m)
+/* Drop connections that stalled: while any is open, the loop's tick comes back. */
+static uint64_t control_clock(struct master *m)
 {
 	uint64_t now = now_ns();
 	bool open = false;
@@ -864,5 +893,5 @@ bool control_tick(struct master *m)
 			conn_close(m, &conns[i]);
 		open |= conns[i].fd >= 0;
 	}
-	return open;
+	return open ? now + LOOP_TICK_NS : 0;
 }

@@ -22,20 +22,13 @@
 #define CTL_PROTO_REPLY "LXCFS/1"
 #define CTL_SOCKET_NAME "lxcfs/control.sock"
 
+/*
+ * Listen on the socket and take its events from the loop. Operations stream
+ * their progress to the connection that asked for them: "progress msg=..."
+ * records while they run, then a "result" record and END.
+ */
 int control_open(struct master *m);
 void control_close(struct master *m);
-void control_on_listen(struct master *m);
-void control_on_conn(struct master *m, int idx, unsigned events);
-/* Drop connections that stalled. Returns true while any is open. */
-bool control_tick(struct master *m);
-
-/*
- * A streaming reply (upgrade, restart-worker, scale): progress lines as
- * "progress msg=..." records while the operation runs, then a "result"
- * record and END. conn is the id the command handler was given.
- */
-void control_progress(struct master *m, int conn, const char *line);
-void control_finish(struct master *m, int conn, bool ok, const char *line);
 
 /*
  * Is the snapshot entry labelled "kind path" about cgroup cg (cglen bytes,

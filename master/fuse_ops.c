@@ -9,9 +9,11 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "master/loop.h"
 #include "master/master.h"
 #include "master/pool.h"
 #include "master/stats.h"
@@ -531,6 +533,51 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 	      (size_t)len - req->offset < req->size ? (size_t)len - req->offset : req->size);
 }
 
+#define READ_BUF (1 << 20) /* >= the kernel's minimum plus max_write */
+
+/* Drain /dev/fuse: every request the kernel has queued, then back to the loop. */
+static void on_fuse(struct master *m, int idx, unsigned events)
+{
+	static char *buf;
+
+	(void)idx;
+	(void)events;
+	if (!buf && !(buf = malloc(READ_BUF))) {
+		log_err("malloc of the request buffer failed: exiting");
+		m->stopping = true;
+		m->exit_code = 1;
+		return;
+	}
+	/* Completions first: the workers they free are the ones new requests can go to. */
+	pool_harvest(m->pool);
+	for (;;) {
+		ssize_t n = read(m->fuse_fd, buf, READ_BUF);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			if (errno == EINTR ||
+			    errno == ENOENT) /* ENOENT: interrupted before we read it */
+				continue;
+			if (errno == ENODEV) {
+				log_info("%s was unmounted: exiting", m->cli->mountpoint);
+				m->stopping = true;
+				return;
+			}
+			log_err("read /dev/fuse: %s", strerror(errno));
+			m->stopping = true;
+			return;
+		}
+		fuse_handle(m, buf, (size_t)n);
+	}
+}
+
+int fuse_serve(struct master *m)
+{
+	loop_on(m, EV_FUSE, on_fuse);
+	return master_watch(m, m->fuse_fd, EV(EV_FUSE, 0));
+}
+
 void fuse_handle(struct master *m, const void *buf, size_t len)
 {
 	const struct fuse_in_header *h = buf;
@@ -623,3 +670,8 @@ void fuse_handle(struct master *m, const void *buf, size_t len)
 		break;
 	}
 }
+
+const struct pool_hooks fuse_pool_hooks = {
+    .fallback = fuse_fallback_read,
+    .resolved = fuse_open_resolved,
+};

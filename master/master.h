@@ -17,11 +17,12 @@
 enum ev_kind {
 	EV_FUSE = 1,
 	EV_SIGNAL,
-	EV_WAKE, /* a worker became ready or completed while we asked to be told */
-	EV_TIMER,
+	EV_WAKE,  /* a worker became ready or completed while we asked to be told */
 	EV_PIDFD, /* index: worker slot */
 	EV_CTL_LISTEN,
 	EV_CTL_CONN, /* index: connection slot */
+	EV_STANDBY,  /* the standby master's pidfd */
+	EV_COUNT,
 };
 
 #define EV(kind, idx) (((uint64_t)(kind) << 32) | (uint32_t)(idx))
@@ -44,9 +45,6 @@ struct master {
 	int epfd;
 	int sigfd;
 	int wakefd;
-	int timerfd;
-	bool timer_armed;
-	bool timer_fast;
 	bool stopping;
 	int exit_code;    /* when stopping: 0, or 1 for a failure */
 	bool initialized; /* FUSE INIT answered */
@@ -69,6 +67,9 @@ void master_unwatch(struct master *m, int fd);
 /* fuse_ops.c: one request read from /dev/fuse. */
 void fuse_handle(struct master *m, const void *buf, size_t len);
 
+/* Start answering /dev/fuse from the loop. Returns 0 or -errno. */
+int fuse_serve(struct master *m);
+
 /* Measure the host's files once, for st_size (see shm_header.size_hint). */
 void fuse_measure_host(struct master *m);
 
@@ -77,6 +78,9 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 
 /* Answer the OPEN a worker resolved the reader of: charged to container key (0: unknown). */
 void fuse_open_resolved(struct master *m, const struct lx_req *req, uint64_t key);
+
+/* What the pool hands back to the FUSE layer (pool.h). */
+extern const struct pool_hooks fuse_pool_hooks;
 
 /* Serve a READ from the handle's published content. 0 if served, -ENODATA if none. */
 int fuse_serve_content(struct master *m, const struct lx_req *req);

@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "master/loop.h"
 #include "master/pool.h"
 #include "master/stats.h"
 #include "master/tenant.h"
@@ -49,6 +50,7 @@
 /* A worker past the deadline but running (starved, not stuck) gets this long to recover. */
 #define SLOW_LIMIT_NS (5ULL * 1000000000ULL)
 #define PENDING_MAX       65536
+#define LOADAVG_PERIOD_NS (5ULL * 1000000000ULL) /* the kernel's LOAD_FREQ */
 
 static int pidfd_open(pid_t pid)
 {
@@ -154,13 +156,24 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 	return 0;
 }
 
-int pool_init(struct pool *p, struct master *m, int nworkers)
+static void on_exit_event(struct master *m, int idx, unsigned events);
+static void on_wake_event(struct master *m, int idx, unsigned events);
+static uint64_t pool_clock(struct master *m);
+
+int pool_init(struct pool *p, struct master *m, int nworkers, const struct pool_hooks *hooks)
 {
 	memset(p, 0, sizeof(*p));
 	p->m = m;
+	p->hooks = *hooks;
 	p->target = nworkers;
-	p->op.conn = -1;
+	p->op.old_slot = p->op.new_slot = -1;
+	p->next_sample_ns = now_ns() + LOADAVG_PERIOD_NS;
 	snprintf(p->binary, sizeof(p->binary), "%s", m->cli->worker_binary);
+	loop_on(m, EV_PIDFD, on_exit_event);
+	loop_on(m, EV_WAKE, on_wake_event);
+	loop_add_tick(m, pool_clock);
+	if (master_watch(m, m->wakefd, EV(EV_WAKE, 0)) < 0)
+		return -EIO;
 	p->pending_cap = 256;
 	p->pending = calloc(p->pending_cap, sizeof(*p->pending));
 	if (!p->pending)
@@ -194,7 +207,7 @@ static void harvest(struct pool *p, struct worker *w)
 				stats_note(j->req.file, c.done_ns - j->req.t_dispatch_ns, c.error,
 				           0);
 			else if (j->req.op == LX_OP_RESOLVE)
-				fuse_open_resolved(p->m, &j->req, c.error ? 0 : c.tenant);
+				p->hooks.resolved(p->m, &j->req, c.error ? 0 : c.tenant);
 			j->used = false;
 			w->ninflight--;
 		}
@@ -263,12 +276,12 @@ static void pending_push(struct pool *p, const struct job *j)
 		struct job *bigger;
 
 		if (p->pending_cap >= PENDING_MAX) {
-			fuse_fallback_read(p->m, &j->req, "request queue full");
+			p->hooks.fallback(p->m, &j->req, "request queue full");
 			return;
 		}
 		bigger = calloc(p->pending_cap * 2, sizeof(*bigger));
 		if (!bigger) {
-			fuse_fallback_read(p->m, &j->req, "request queue cannot grow");
+			p->hooks.fallback(p->m, &j->req, "request queue cannot grow");
 			return;
 		}
 		for (uint32_t i = 0; i < n; i++)
@@ -290,7 +303,7 @@ static void give(struct pool *p, struct job *j)
 		if (j->req.op == LX_OP_SAMPLE)
 			log_warn("load sample dropped: workers died on it");
 		else
-			fuse_fallback_read(p->m, &j->req, "workers died on it");
+			p->hooks.fallback(p->m, &j->req, "workers died on it");
 		return;
 	}
 	w = pick(p);
@@ -428,7 +441,7 @@ static void describe_end(struct worker *w, enum worker_end e, int status, bool d
 		         WEXITSTATUS(status));
 }
 
-void pool_on_exit(struct pool *p, int id)
+static void pool_on_exit(struct pool *p, int id)
 {
 	struct worker *w = &p->w[id];
 	struct shm_worker *sw = slot_of(p, w);
@@ -567,7 +580,7 @@ static void check_ready(struct pool *p, struct worker *w)
 	log_debug("worker %d (pid %d) ready: %.63s", w->id, w->pid, sw->version);
 }
 
-void pool_on_wake(struct pool *p)
+static void pool_on_wake(struct pool *p)
 {
 	for (int i = 0; i < SHM_MAX_WORKERS; i++)
 		check_ready(p, &p->w[i]);
@@ -725,7 +738,7 @@ bool pool_tick(struct pool *p)
 
 		if (age(now, j->req.t_dispatch_ns) < PENDING_FALLBACK_NS)
 			break;
-		fuse_fallback_read(p->m, &j->req, "no worker is ready");
+		p->hooks.fallback(p->m, &j->req, "no worker is ready");
 		p->pending_head++;
 	}
 	return busy || p->pending_head != p->pending_tail;
@@ -787,4 +800,51 @@ void pool_stop(struct pool *p)
 		close(w->pidfd);
 		w->st = W_DEAD;
 	}
+}
+
+static void on_exit_event(struct master *m, int idx, unsigned events)
+{
+	(void)events;
+	pool_on_exit(m->pool, idx);
+}
+
+static void on_wake_event(struct master *m, int idx, unsigned events)
+{
+	uint64_t v;
+
+	(void)idx;
+	(void)events;
+	(void)!read(m->wakefd, &v, sizeof(v));
+	pool_on_wake(m->pool);
+}
+
+/*
+ * -l: every 5 s one worker samples the load of the containers read recently
+ * (nobody waits for a sample; the kernel's LOAD_FREQ paces it).
+ */
+static uint64_t sample_clock(struct pool *p, uint64_t now)
+{
+	struct lx_req req = {.op = LX_OP_SAMPLE, .file = LX_FILE_LOADAVG};
+
+	if (!p->m->cli->loadavg)
+		return 0;
+	if (now >= p->next_sample_ns) {
+		req.t_dispatch_ns = now;
+		pool_dispatch(p, &req);
+		p->next_sample_ns = now + LOADAVG_PERIOD_NS;
+	}
+	return p->next_sample_ns;
+}
+
+/*
+ * The pool's clock: the deadline tick while requests are in flight, else
+ * once a second (heartbeats, restarts), and the load samples.
+ */
+static uint64_t pool_clock(struct master *m)
+{
+	struct pool *p = m->pool;
+	uint64_t now = now_ns(), sample = sample_clock(p, now);
+	uint64_t due = now + (pool_tick(p) ? LOOP_TICK_NS : 1000000000ULL);
+
+	return sample && sample < due ? sample : due;
 }

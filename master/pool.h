@@ -65,9 +65,16 @@ struct worker {
  */
 enum pool_op_kind { OP_NONE, OP_ROLL, OP_SCALE };
 
+/*
+ * Where an operation's progress goes (besides the log): a line per step, then
+ * the outcome (final). Given by whoever started it; NULL: the log only.
+ */
+typedef void (*pool_report_fn)(struct master *m, void *ctx, bool final, bool ok, const char *line);
+
 struct pool_op {
 	enum pool_op_kind kind;
-	int conn;                   /* control connection streaming progress, -1 none */
+	pool_report_fn report;
+	void *report_ctx;
 	int queue[SHM_MAX_WORKERS]; /* OP_ROLL: slots still to replace */
 	int nqueue;
 	int old_slot, new_slot; /* the replacement under way, -1 none */
@@ -83,8 +90,20 @@ struct pool_op {
 	uint64_t redispatched0, fallbacks0;
 };
 
+/*
+ * What the pool cannot finish itself, handed back to the FUSE layer above it:
+ * a request no worker could answer (its reader gets the host's file), and
+ * the container of a reader whose OPEN waited for a worker to resolve it.
+ */
+struct pool_hooks {
+	void (*fallback)(struct master *m, const struct lx_req *req, const char *why);
+	void (*resolved)(struct master *m, const struct lx_req *req, uint64_t key);
+};
+
 struct pool {
 	struct master *m;
+	struct pool_hooks hooks;
+	uint64_t next_sample_ns; /* -l: when the next load sample is due */
 	int target; /* workers wanted */
 	struct worker w[SHM_MAX_WORKERS];
 	/* Requests no worker could take yet, oldest first (master-private ring). */
@@ -99,19 +118,14 @@ struct pool {
 	struct pool_op op;
 };
 
-int pool_init(struct pool *p, struct master *m, int nworkers);
+/* Start nworkers workers, and take the pool's events and ticks from the loop. */
+int pool_init(struct pool *p, struct master *m, int nworkers, const struct pool_hooks *hooks);
 
 /* Hand a new request to a worker, or queue it. */
 void pool_dispatch(struct pool *p, const struct lx_req *req);
 
 /* Retire completed requests of every worker. */
 void pool_harvest(struct pool *p);
-
-/* A worker's pidfd became readable: it died. */
-void pool_on_exit(struct pool *p, int id);
-
-/* A worker may have become ready (wake eventfd). */
-void pool_on_wake(struct pool *p);
 
 /* Periodic: deadlines, restarts, pending queue. Returns true while it needs ticks. */
 bool pool_tick(struct pool *p);
@@ -143,11 +157,12 @@ int pool_live(const struct pool *p);
 
 /*
  * Operations (rollout.c). Each returns 0 when started, or -errno with msg
- * set; progress and the outcome go to control connection conn (-1: log only).
+ * set; progress and the outcome go to report (NULL: the log only).
  */
-int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg, size_t size);
-int pool_scale(struct pool *p, int n, int conn, char *msg, size_t size);
-/* Advance the operation under way; called on every loop turn. True while one runs. */
+int pool_roll(struct pool *p, const char *binary, int only_slot, pool_report_fn report, void *ctx,
+              char *msg, size_t size);
+int pool_scale(struct pool *p, int n, pool_report_fn report, void *ctx, char *msg, size_t size);
+/* Advance the operation under way (rollout's own tick). True while one runs. */
 bool pool_op_step(struct pool *p);
 
 #endif

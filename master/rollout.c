@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "master/control.h"
+#include "master/loop.h"
 #include "master/pool.h"
 #include "shm/log.h"
 
@@ -42,8 +42,8 @@ static void op_say(struct pool *p, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	log_info("%s", line);
-	if (p->op.conn >= 0)
-		control_progress(p->m, p->op.conn, line);
+	if (p->op.report)
+		p->op.report(p->m, p->op.report_ctx, false, true, line);
 }
 
 static void op_end(struct pool *p, bool ok, const char *fmt, ...)
@@ -61,10 +61,9 @@ static void op_end(struct pool *p, bool ok, const char *fmt, ...)
 		log_info("%s", line);
 	else
 		log_err("%s", line);
-	if (p->op.conn >= 0)
-		control_finish(p->m, p->op.conn, ok, line);
+	if (p->op.report)
+		p->op.report(p->m, p->op.report_ctx, true, ok, line);
 	memset(&p->op, 0, sizeof(p->op));
-	p->op.conn = -1;
 	p->op.old_slot = p->op.new_slot = -1;
 }
 
@@ -81,11 +80,19 @@ static void op_effects(const struct pool *p, char *buf, size_t size)
 	         (unsigned long long)(p->m->fallbacks - p->op.fallbacks0));
 }
 
-static void op_begin(struct pool *p, enum pool_op_kind kind, int conn)
+/* An operation advances on the loop's deadline tick while it runs. */
+static uint64_t rollout_clock(struct master *m)
 {
+	return pool_op_step(m->pool) ? now_ns() + LOOP_TICK_NS : 0;
+}
+
+static void op_begin(struct pool *p, enum pool_op_kind kind, pool_report_fn report, void *ctx)
+{
+	loop_add_tick(p->m, rollout_clock);
 	memset(&p->op, 0, sizeof(p->op));
 	p->op.kind = kind;
-	p->op.conn = conn;
+	p->op.report = report;
+	p->op.report_ctx = ctx;
 	p->op.old_slot = p->op.new_slot = -1;
 	p->op.since_ns = now_ns();
 	p->op.redispatched0 = p->redispatched;
@@ -101,7 +108,8 @@ static int op_busy(struct pool *p, char *msg, size_t size)
 	return -EBUSY;
 }
 
-int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char *msg, size_t size)
+int pool_roll(struct pool *p, const char *binary, int only_slot, pool_report_fn report, void *ctx,
+              char *msg, size_t size)
 {
 	struct pool_op *op = &p->op;
 	int err = op_busy(p, msg, size);
@@ -119,7 +127,7 @@ int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char 
 		snprintf(msg, size, "no worker %d", only_slot);
 		return -ENOENT;
 	}
-	op_begin(p, OP_ROLL, conn);
+	op_begin(p, OP_ROLL, report, ctx);
 	snprintf(op->binary, sizeof(op->binary), "%s", binary);
 	for (int i = 0; i < SHM_MAX_WORKERS; i++)
 		if (p->w[i].in_target && (only_slot < 0 || i == only_slot))
@@ -134,7 +142,7 @@ int pool_roll(struct pool *p, const char *binary, int only_slot, int conn, char 
 	return 0;
 }
 
-int pool_scale(struct pool *p, int n, int conn, char *msg, size_t size)
+int pool_scale(struct pool *p, int n, pool_report_fn report, void *ctx, char *msg, size_t size)
 {
 	int err = op_busy(p, msg, size), live = 0;
 	uint64_t now = now_ns();
@@ -145,7 +153,7 @@ int pool_scale(struct pool *p, int n, int conn, char *msg, size_t size)
 		snprintf(msg, size, "scale takes 1 to %d workers", SHM_MAX_WORKERS);
 		return -EINVAL;
 	}
-	op_begin(p, OP_SCALE, conn);
+	op_begin(p, OP_SCALE, report, ctx);
 	for (int i = 0; i < SHM_MAX_WORKERS; i++)
 		live += p->w[i].in_target;
 	p->op.from = live;

@@ -14,26 +14,6 @@
 #include "master/pool.h"
 #include "shm/log.h"
 
-/* The master's event loop (main.c, not in the library) is not needed here. */
-uint64_t now_ns(void)
-{
-	return 0;
-}
-
-int master_watch(struct master *m, int fd, uint64_t data)
-{
-	return 0;
-}
-
-int master_watch_events(struct master *m, int fd, uint64_t data, unsigned events)
-{
-	return 0;
-}
-
-void master_unwatch(struct master *m, int fd)
-{
-}
-
 static void test_worker_ends(void)
 {
 	struct worker w = {0};
