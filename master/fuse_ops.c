@@ -333,17 +333,26 @@ static void do_statfs(struct master *m, const struct fuse_in_header *h)
 
 static void do_access(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
 {
+	const struct tree_node *n = tree_get(h->nodeid);
 	const struct fuse_access_in *in = arg;
+	struct sysfs_node sn;
+	mode_t mode;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
 		return;
 	}
-	if (!tree_get(h->nodeid) && !(h->nodeid & LX_INO_DYNAMIC)) {
+	if (n)
+		mode = n->mode;
+	else if ((h->nodeid & LX_INO_DYNAMIC) && sysfs_node_get(&m->shm, h->nodeid, &sn) == 0)
+		mode = sn.mode;
+	else if (h->nodeid & LX_INO_DYNAMIC)
+		mode = S_IFREG | 0444; /* evicted from the path table: read-only, as all of it */
+	else {
 		reply_err(m, h->unique, -ENOENT);
 		return;
 	}
-	reply_err(m, h->unique, (in->mask & W_OK) ? -EACCES : 0);
+	reply_err(m, h->unique, tree_access(mode, h->uid, h->gid, in->mask));
 }
 
 int fuse_serve_content(struct master *m, const struct lx_req *req)
@@ -520,8 +529,16 @@ void fuse_handle(struct master *m, const void *buf, size_t len)
 		do_release(m, h, arg, alen, true);
 		break;
 	case FUSE_FLUSH:
-	case FUSE_FSYNCDIR:
 		reply_err(m, h->unique, 0);
+		break;
+	case FUSE_FSYNC:
+	case FUSE_FSYNCDIR:
+		/*
+		 * fsync of a /proc file or folder fails with EINVAL (no ->fsync).
+		 * Not ENOSYS: fuse_fsync() would set fc->no_fsync and answer 0 for
+		 * every file from then on; any other error reaches the caller.
+		 */
+		reply_err(m, h->unique, -EINVAL);
 		break;
 	case FUSE_STATFS:
 		do_statfs(m, h);

@@ -8,7 +8,10 @@
 # a first read at a nonzero offset returns the bytes at that offset, 1-byte
 # reads reassemble the whole file. A second instance on the same pidfile fails
 # at once, clearly, while the first keeps serving; SIGTERM then leaves no mount
-# and no process behind. No worker dies along the way.
+# and no process behind. No worker dies along the way. access(2), fsync(2),
+# fdatasync(2) and F_SETLEASE give what they give on the kernel's own
+# /proc/meminfo and /proc, as root and as uid 65534 (leases aside, which the
+# kernel grants on FUSE files by itself).
 . "$(dirname "$0")/lib.sh"
 
 start_lxcfs
@@ -217,17 +220,67 @@ def meta_checks():
         ok("meminfo 0444 root, st_size %d" % st.st_size)
 
 
+def errno_checks(who):
+    """Each call on our meminfo fails (or not) as on the kernel's /proc/meminfo."""
+    import fcntl, signal
+    signal.signal(signal.SIGIO, signal.SIG_IGN)  # a lease broken, had one been granted
+
+    def run(path, fn):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fn(path, fd)
+            return None
+        except OSError as e:
+            return e.errno
+        finally:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+            except OSError:
+                pass
+            os.close(fd)
+
+    def acc(mask):
+        def fn(path, fd):
+            if not os.access(path, mask):
+                raise OSError(errno.EACCES, "access")
+        return fn
+
+    def lease(path, fd):
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+
+    for ours, kernel in ((F, "/proc/meminfo"), (os.path.dirname(F), "/proc")):
+        for what, fn in (("access F_OK", acc(os.F_OK)), ("access R_OK", acc(os.R_OK)),
+                         ("access W_OK", acc(os.W_OK)), ("access X_OK", acc(os.X_OK)),
+                         ("fsync", lambda p, fd: os.fsync(fd)),
+                         ("fdatasync", lambda p, fd: os.fdatasync(fd)),
+                         ("F_SETLEASE F_RDLCK", lease)):
+            want, got = run(kernel, fn), run(ours, fn)
+            name = "%s: %s of %s" % (who, what, "meminfo" if ours == F else "proc")
+            show = lambda e: ename(e) if e else "ok"
+            if got == want:
+                ok("%s: %s, as /proc" % (name, show(got)))
+            elif what.startswith("F_SETLEASE") and got is None:
+                # The kernel grants leases on FUSE files itself (generic_setlease,
+                # no request reaches the server): nothing to answer.
+                print("note %s: granted, /proc says %s: decided by the kernel" % (name, show(want)))
+            else:
+                problem("%s: %s, /proc/meminfo gives %s" % (name, show(got), show(want)),
+                        upstream_known=True)
+
+
 text = plain_read()
 if whole(text, "plain read"):
     ok("plain read: %d bytes" % len(text))
 ref = labels_of(text)
 if mode == "root":
     write_checks(WRITE_ERRNOS, "root")
+    errno_checks("root")
     meta_checks()
     offset_checks(ref)
     chunk_checks(ref)
 elif mode == "nobody":
     write_checks((errno.EACCES,), "uid 65534")
+    errno_checks("uid 65534")
 elif mode == "container":
     chunk_checks(ref)
     offset_checks(ref)
