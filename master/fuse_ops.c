@@ -10,9 +10,11 @@
 #include <linux/fuse.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "master/master.h"
+#include "master/pagecache.h"
 #include "master/pool.h"
 #include "master/stats.h"
 #include "master/tree.h"
@@ -114,7 +116,14 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 		out.minor = in->minor;
 	m->proto_minor = out.minor;
 	out.max_readahead = in->max_readahead;
-	out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS);
+	/*
+	 * Not FUSE_ASYNC_READ: it only makes page-cache readahead asynchronous
+	 * (fuse_send_readpages), and an asynchronous readahead holds the file
+	 * until our reply is processed, so its RELEASE can come after the same
+	 * reader's next OPEN and make that open look shared (pagecache.h).
+	 * Synchronous, the reader waits in the request instead of on the page.
+	 */
+	out.flags = in->flags & (FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS);
 	out.max_write = 4096;
 	out.max_pages = OUR_MAX_PAGES;
 	out.time_gran = 1;
@@ -200,15 +209,57 @@ static void do_getattr(struct master *m, const struct fuse_in_header *h)
 	reply(m, h->unique, &out, sizeof(out));
 }
 
+/* An i_size no text of file f reaches: the size hint and a page to spare. */
+static uint64_t pc_size_bound(struct master *m, enum lx_file f)
+{
+	return (size_hint(m, f) + 4095) / 4096 * 4096 + 4096;
+}
+
+/*
+ * Raise the kernel's i_size of nodeid to size: FUSE_NOTIFY_STORE of one zero
+ * byte at size - 1 (fuse_notify_store() raises i_size to the end of what it
+ * stores, through fuse_write_update_attr()). The store locks the page of that
+ * byte, which a page-cache read in flight would hold until we answer it:
+ * callers make sure no file of the node is open, so none can be. The byte
+ * lies past every text (a cached page holds zeros there), and the opener's
+ * fuse_open() drops the page with all others right after our reply.
+ */
+static int notify_raise_size(struct master *m, uint64_t nodeid, uint64_t size)
+{
+	struct fuse_notify_store_out st = {.nodeid = nodeid, .offset = size - 1, .size = 1};
+	struct fuse_out_header oh = {.error = FUSE_NOTIFY_STORE, .unique = 0};
+	char zero = 0;
+	struct iovec iov[3] = {
+	    {.iov_base = &oh, .iov_len = sizeof(oh)},
+	    {.iov_base = &st, .iov_len = sizeof(st)},
+	    {.iov_base = &zero, .iov_len = 1},
+	};
+	ssize_t w;
+
+	oh.len = (uint32_t)(sizeof(oh) + sizeof(st) + 1);
+	do
+		w = writev(m->fuse_fd, iov, 3);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		log_msg("raise i_size of node %llu: FUSE_NOTIFY_STORE: %s",
+		        (unsigned long long)nodeid, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 static void do_open(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len,
                     bool dir)
 {
 	const struct tree_node *n = tree_get(h->nodeid);
 	const struct fuse_open_in *in = arg;
 	struct fuse_open_out out;
+	struct pc_node *pc = NULL;
 	struct sysfs_node sn;
+	bool size_ok = true;
 	mode_t mode;
 	int64_t fh;
+	int err;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
@@ -238,16 +289,33 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	if (!dir) {
 		fh = handle_open(&m->shm);
 		if (fh < 0) {
-			log_msg("open of %s by pid %u: no free handle (%s)", n->name, h->pid,
-			        strerror((int)-fh));
+			log_msg("open of %s by pid %u: no free handle (%s)", n ? n->name : "a cpu node",
+			        h->pid, strerror((int)-fh));
 			reply_err(m, h->unique, (int)fh);
 			return;
 		}
 		out.fh = (uint64_t)fh;
-		/* Every read reaches us: the content is the reader's, never the page cache's. */
+		/*
+		 * read(2), pread(2) and readv(2) reach us with the reader's pid, so
+		 * the text is the reader's. What goes through the page cache
+		 * instead is handled in pagecache.h.
+		 */
 		out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
+		pc = n && n->ino < PC_NODES ? &m->pc[n->ino] : NULL;
+		if (pc && pc_open_needs_raise(pc))
+			size_ok = notify_raise_size(m, n->ino, pc_size_bound(m, n->file)) == 0;
 	}
-	reply(m, h->unique, &out, sizeof(out));
+	err = fuse_reply_buf(m->fuse_fd, h->unique, &out, sizeof(out));
+	if (err < 0) {
+		/* Not taken (an interrupted open): no RELEASE will come for it. */
+		if (err != -ENOENT)
+			log_msg("reply to open %llu: %s", (unsigned long long)h->unique, strerror(-err));
+		if (!dir)
+			handle_release(&m->shm, out.fh);
+		return;
+	}
+	if (pc)
+		pc_opened(pc, out.fh, size_ok);
 }
 
 static void do_release(struct master *m, const struct fuse_in_header *h, const void *arg,
@@ -255,8 +323,11 @@ static void do_release(struct master *m, const struct fuse_in_header *h, const v
 {
 	const struct fuse_release_in *in = arg;
 
-	if (len >= sizeof(*in) && !dir)
+	if (len >= sizeof(*in) && !dir) {
 		handle_release(&m->shm, in->fh);
+		if (h->nodeid < PC_NODES && tree_get(h->nodeid))
+			pc_released(&m->pc[h->nodeid]);
+	}
 	reply_err(m, h->unique, 0);
 }
 
@@ -385,6 +456,7 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 	const struct fuse_read_in *in = arg;
 	const struct tree_node *n = tree_get(h->nodeid);
 	struct lx_req req;
+	bool pagecache;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
@@ -411,8 +483,22 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 	req.nodeid = h->nodeid;
 	req.t_dispatch_ns = now_ns();
 
+	/*
+	 * A read for the page cache is answered only when no other reader could
+	 * see the page (pagecache.h); refused, the reader gets EINVAL, the errno
+	 * sendfile(2) callers fall back to read(2) on. It gets the text its
+	 * handle holds, so that every page it reads agrees with the i_size the
+	 * first one left.
+	 */
+	pagecache = n && n->ino < PC_NODES &&
+	            pc_read_is_pagecache(in->read_flags, in->offset, in->size);
+	if (pagecache && !pc_read_allowed(&m->pc[n->ino], in->fh)) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+
 	/* Offset 0 renders afresh, as upstream does; later offsets continue that render. */
-	if (req.offset > 0) {
+	if (req.offset > 0 || pagecache) {
 		int err = fuse_serve_content(m, &req);
 
 		if (err == 0)

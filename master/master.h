@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "master/cli.h"
+#include "master/pagecache.h"
 #include "shm/layout.h"
 
 /* What an epoll event is about: kind << 32 | index. */
@@ -56,6 +57,7 @@ struct master {
 	struct pool *pool;
 	uint64_t served_by_master; /* reads answered from published content */
 	uint64_t fallbacks;        /* reads answered with host content, no worker */
+	struct pc_node pc[PC_NODES]; /* page-cache state of the static tree's files, by inode */
 	char ctl_path[4096];
 };
 
