@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -28,6 +30,33 @@
 #define VALID_NSEC 500000000u
 
 #define OUR_MAX_PAGES 256 /* 1 MiB reads: a 256-CPU cpuinfo in one request */
+
+/*
+ * Passthrough, from protocol 7.40 (kernel 6.9), which <linux/fuse.h> of older
+ * distributions lacks. The wire layout is fixed: FUSE_PASSTHROUGH is bit 5 of
+ * flags2, max_stack_depth the first word after flags2 in fuse_init_out, and
+ * backing_id the word after open_flags in fuse_open_out.
+ */
+#define PT_INIT_FLAG2      (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
+#define PT_FOPEN           (1u << 7) /* FOPEN_PASSTHROUGH */
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+
+_Static_assert(offsetof(struct fuse_init_out, unused) == 36, "max_stack_depth's place");
+_Static_assert(offsetof(struct fuse_open_out, padding) == 12, "backing_id's place");
+
+/*
+ * The backing file of our passthrough opens: a sysfs attribute, which has no
+ * mmap (kernfs_fop_mmap: ENODEV without KERNFS_HAS_MMAP). procfs cannot serve:
+ * its s_stack_depth is FILESYSTEM_MAX_STACK_DEPTH, so fuse_backing_open()
+ * refuses it with ELOOP.
+ */
+#define PT_BACKING_PATH LX_SYSFS_ROOT "/online"
 
 /* Never 0 and never short of what a read returns (see shm_header.size_hint). */
 static uint64_t size_hint(struct master *m, enum lx_file f)
@@ -88,6 +117,34 @@ static void reply_err(struct master *m, uint64_t unique, int error)
 		log_msg("reply to request %llu: %s", (unsigned long long)unique, strerror(-err));
 }
 
+/*
+ * Register the backing file of passthrough opens, once the kernel has taken
+ * our INIT reply (process_init_reply() runs within our write and sets
+ * fc->passthrough). Needs CAP_SYS_ADMIN (fuse_backing_open()); without it,
+ * files are opened as before and private mappings stay possible.
+ */
+static void backing_register(struct master *m)
+{
+	struct pt_backing_map map;
+	int fd, id;
+
+	fd = open(PT_BACKING_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg("open %s for passthrough: %s: mmap of our files stays possible",
+		        PT_BACKING_PATH, strerror(errno));
+		return;
+	}
+	memset(&map, 0, sizeof(map));
+	map.fd = fd;
+	id = ioctl(m->fuse_fd, PT_IOC_BACKING_OPEN, &map);
+	if (id <= 0)
+		log_msg("FUSE_DEV_IOC_BACKING_OPEN of %s: %s: mmap of our files stays possible",
+		        PT_BACKING_PATH, id < 0 ? strerror(errno) : "no id");
+	else
+		m->backing_id = id;
+	close(fd); /* the kernel keeps its own reference */
+}
+
 static void do_init(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
 {
 	const struct fuse_init_in *in = arg;
@@ -124,6 +181,18 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 	 * Synchronous, the reader waits in the request instead of on the page.
 	 */
 	out.flags = in->flags & (FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS);
+	/*
+	 * Passthrough, only to refuse mmap: fuse_file_mmap() hands the mapping of
+	 * a passthrough file to its backing file, and ours has no mmap. Without
+	 * it, MAP_PRIVATE maps the inode's page cache, which every reader shares.
+	 * max_stack_depth 1: our files can back nothing, and we can still be
+	 * the lower layer of an overlay.
+	 */
+	if (len >= sizeof(*in) && (in->flags & FUSE_INIT_EXT) && (in->flags2 & PT_INIT_FLAG2)) {
+		out.flags |= FUSE_INIT_EXT;
+		out.flags2 = PT_INIT_FLAG2;
+		out.unused[0] = 1; /* max_stack_depth */
+	}
 	out.max_write = 4096;
 	out.max_pages = OUR_MAX_PAGES;
 	out.time_gran = 1;
@@ -132,6 +201,8 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 	m->initialized = true;
 	log_debug("FUSE protocol %u.%u (kernel %u.%u)", out.major, out.minor, in->major, in->minor);
 	reply(m, h->unique, &out, outlen);
+	if (out.flags2 & PT_INIT_FLAG2)
+		backing_register(m);
 }
 
 /* Hand a request on the passed-through tree to a worker. */
@@ -302,6 +373,10 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 		 */
 		out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
 		pc = n && n->ino < PC_NODES ? &m->pc[n->ino] : NULL;
+		if (pc && m->backing_id > 0) {
+			out.open_flags |= PT_FOPEN;
+			out.padding = (uint32_t)m->backing_id; /* backing_id */
+		}
 		if (pc && pc_open_needs_raise(pc))
 			size_ok = notify_raise_size(m, n->ino, pc_size_bound(m, n->file)) == 0;
 	}

@@ -57,6 +57,7 @@ struct master {
 	struct pool *pool;
 	uint64_t served_by_master; /* reads answered from published content */
 	uint64_t fallbacks;        /* reads answered with host content, no worker */
+	int32_t backing_id;        /* passthrough backing file of our opens, 0: none */
 	struct pc_node pc[PC_NODES]; /* page-cache state of the static tree's files, by inode */
 	char ctl_path[4096];
 };

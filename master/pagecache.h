@@ -7,10 +7,11 @@
  * still go through the inode's page cache, which all readers of the inode
  * share: splice(2) and sendfile(2) (fuse_splice_read -> filemap_splice_read),
  * copy_file_range(2) between two FUSE mounts (splice_copy_file_range), and
- * the faults of a private mapping. A page-cache READ differs from a direct
- * one by its flags: fuse_send_read() sets FUSE_READ_LOCKOWNER on every
- * direct read, fuse_do_readfolio() and fuse_send_readpages() never do; its
- * offset and size are whole pages.
+ * the faults of a private mapping where passthrough cannot refuse mmap
+ * (fuse_ops.c). A page-cache READ differs from a direct one by its flags:
+ * fuse_send_read() sets FUSE_READ_LOCKOWNER on every direct read,
+ * fuse_do_readfolio() and fuse_send_readpages() never do; its offset and
+ * size are whole pages.
  *
  * What the page cache holds is seen by whoever looks it up next, without a
  * request. So a page-cache read is answered only while its handle is the

@@ -11,7 +11,7 @@
 # and no process behind. No worker dies along the way. access(2), fsync(2),
 # fdatasync(2) and F_SETLEASE give what they give on the kernel's own
 # /proc/meminfo and /proc, as root and as uid 65534 (leases aside, which the
-# kernel grants on FUSE files by itself).
+# kernel grants on FUSE files by itself), and mmap is refused.
 . "$(dirname "$0")/lib.sh"
 
 start_lxcfs
@@ -222,7 +222,7 @@ def meta_checks():
 
 def errno_checks(who):
     """Each call on our meminfo fails (or not) as on the kernel's /proc/meminfo."""
-    import fcntl, signal
+    import fcntl, mmap, signal
     signal.signal(signal.SIGIO, signal.SIG_IGN)  # a lease broken, had one been granted
 
     def run(path, fn):
@@ -266,6 +266,22 @@ def errno_checks(who):
             else:
                 problem("%s: %s, /proc/meminfo gives %s" % (name, show(got), show(want)),
                         upstream_known=True)
+    # mmap: refused, as /proc refuses it (EIO there, ENODEV here: passthrough
+    # can only send the mapping to a sysfs file).
+    for what, flags in (("MAP_PRIVATE", mmap.MAP_PRIVATE), ("MAP_SHARED", mmap.MAP_SHARED)):
+        fd = os.open(F, os.O_RDONLY)
+        try:
+            m = mmap.mmap(fd, 4096, flags=flags, prot=mmap.PROT_READ)
+            m.close()
+            if os.environ.get("LXCFS_NO_PASSTHROUGH"):
+                print("note %s: mmap %s maps: no passthrough on this kernel" % (who, what))
+            else:
+                problem("%s: mmap %s of meminfo maps its page cache" % (who, what),
+                        upstream_known=True)
+        except OSError as e:
+            ok("%s: mmap %s: %s (refused, as /proc refuses it)" % (who, what, ename(e.errno)))
+        finally:
+            os.close(fd)
 
 
 text = plain_read()
@@ -308,6 +324,8 @@ workers_before=$(lxcfs_worker_pids | sort | tr '\n' ' ')
 grep -qx "$LXCFS_PID" "$RUNDIR/lxcfs.pid" || fail "pidfile $RUNDIR/lxcfs.pid does not hold the daemon's pid"
 
 export LXCFS_IMPL
+# Without passthrough (kernels before 6.9, no CAP_SYS_ADMIN) private mappings stay possible.
+if grep -q 'mmap of our files stays possible' "$LXCFS_LOG"; then export LXCFS_NO_PASSTHROUGH=1; fi
 run_checks root "$PYTHON" "$TEST_TMP/checks.py" root "$MNT"
 run_checks nobody setpriv --reuid 65534 --regid 65534 --clear-groups \
 	"$PYTHON" "$TEST_TMP/checks.py" nobody "$MNT"
