@@ -695,11 +695,16 @@ void fuse_handle(struct master *m, const void *buf, size_t len)
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
 		/*
-		 * fsync of a /proc file or folder fails with EINVAL (no ->fsync).
-		 * Not ENOSYS: fuse_fsync() would set fc->no_fsync and answer 0 for
-		 * every file from then on; any other error reaches the caller.
+		 * As the kernel's own: fsync of a /proc file or of any folder fails
+		 * with EINVAL (no ->fsync), of a sysfs file succeeds (noop_fsync).
+		 * Never ENOSYS: fuse_fsync() would set fc->no_fsync and answer 0 for
+		 * every file from then on; any other answer reaches the caller.
 		 */
-		reply_err(m, h->unique, -EINVAL);
+		reply_err(m, h->unique,
+		          h->opcode == FUSE_FSYNC && (h->nodeid == LX_INO_CPU_ONLINE ||
+		                                      (h->nodeid & LX_INO_DYNAMIC))
+		              ? 0
+		              : -EINVAL);
 		break;
 	case FUSE_STATFS:
 		do_statfs(m, h);

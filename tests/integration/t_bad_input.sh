@@ -10,8 +10,9 @@
 # at once, clearly, while the first keeps serving; SIGTERM then leaves no mount
 # and no process behind. No worker dies along the way. access(2), fsync(2),
 # fdatasync(2) and F_SETLEASE give what they give on the kernel's own
-# /proc/meminfo and /proc, as root and as uid 65534 (leases aside, which the
-# kernel grants on FUSE files by itself), and mmap is refused.
+# /proc/meminfo, /proc and /sys/devices/system/cpu/online, as root and as uid
+# 65534 (leases aside, which the kernel grants on FUSE files by itself), and
+# mmap is refused.
 . "$(dirname "$0")/lib.sh"
 
 start_lxcfs
@@ -248,23 +249,24 @@ def errno_checks(who):
     def lease(path, fd):
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
 
-    for ours, kernel in ((F, "/proc/meminfo"), (os.path.dirname(F), "/proc")):
+    for ours, kernel in ((F, "/proc/meminfo"), (os.path.dirname(F), "/proc"),
+                         (mnt + "/sys/devices/system/cpu/online", "/sys/devices/system/cpu/online")):
         for what, fn in (("access F_OK", acc(os.F_OK)), ("access R_OK", acc(os.R_OK)),
                          ("access W_OK", acc(os.W_OK)), ("access X_OK", acc(os.X_OK)),
                          ("fsync", lambda p, fd: os.fsync(fd)),
                          ("fdatasync", lambda p, fd: os.fdatasync(fd)),
                          ("F_SETLEASE F_RDLCK", lease)):
             want, got = run(kernel, fn), run(ours, fn)
-            name = "%s: %s of %s" % (who, what, "meminfo" if ours == F else "proc")
+            name = "%s: %s of %s" % (who, what, ours[len(mnt) + 1:])
             show = lambda e: ename(e) if e else "ok"
             if got == want:
-                ok("%s: %s, as /proc" % (name, show(got)))
+                ok("%s: %s, as %s" % (name, show(got), kernel))
             elif what.startswith("F_SETLEASE") and got is None:
                 # The kernel grants leases on FUSE files itself (generic_setlease,
                 # no request reaches the server): nothing to answer.
-                print("note %s: granted, /proc says %s: decided by the kernel" % (name, show(want)))
+                print("note %s: granted, %s says %s: decided by the kernel" % (name, kernel, show(want)))
             else:
-                problem("%s: %s, /proc/meminfo gives %s" % (name, show(got), show(want)),
+                problem("%s: %s, %s gives %s" % (name, show(got), kernel, show(want)),
                         upstream_known=True)
     # mmap: refused, as /proc refuses it (EIO there, ENODEV here: passthrough
     # can only send the mapping to a sysfs file).
