@@ -122,6 +122,12 @@ static void reply_err(struct master *m, uint64_t unique, int error)
  * our INIT reply (process_init_reply() runs within our write and sets
  * fc->passthrough). Needs CAP_SYS_ADMIN (fuse_backing_open()); without it,
  * files are opened as before and private mappings stay possible.
+ *
+ * The id belongs to the connection, not to this process: a master that takes
+ * the connection over must go on with the same id. While a file opened with
+ * it is open, an open of that inode without FOPEN_PASSTHROUGH
+ * (fuse_file_io_open) or with another backing file
+ * (fuse_inode_uncached_io_start) fails, and the reader gets EIO.
  */
 static void backing_register(struct master *m)
 {
