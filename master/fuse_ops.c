@@ -37,8 +37,8 @@
  * flags2, max_stack_depth the first word after flags2 in fuse_init_out, and
  * backing_id the word after open_flags in fuse_open_out.
  */
-#define PT_INIT_FLAG2      (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
-#define PT_FOPEN           (1u << 7) /* FOPEN_PASSTHROUGH */
+#define PT_INIT_FLAG2       (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
+#define PT_FOPEN            (1u << 7) /* FOPEN_PASSTHROUGH */
 #define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
 
 struct pt_backing_map {
@@ -366,8 +366,8 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	if (!dir) {
 		fh = handle_open(&m->shm);
 		if (fh < 0) {
-			log_msg("open of %s by pid %u: no free handle (%s)", n ? n->name : "a cpu node",
-			        h->pid, strerror((int)-fh));
+			log_msg("open of %s by pid %u: no free handle (%s)",
+			        n ? n->name : "a cpu node", h->pid, strerror((int)-fh));
 			reply_err(m, h->unique, (int)fh);
 			return;
 		}
@@ -390,7 +390,8 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 	if (err < 0) {
 		/* Not taken (an interrupted open): no RELEASE will come for it. */
 		if (err != -ENOENT)
-			log_msg("reply to open %llu: %s", (unsigned long long)h->unique, strerror(-err));
+			log_msg("reply to open %llu: %s", (unsigned long long)h->unique,
+			        strerror(-err));
 		if (!dir)
 			handle_release(&m->shm, out.fh);
 		return;
@@ -571,8 +572,8 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 	 * handle holds, so that every page it reads agrees with the i_size the
 	 * first one left.
 	 */
-	pagecache = n && n->ino < PC_NODES &&
-	            pc_read_is_pagecache(in->read_flags, in->offset, in->size);
+	pagecache =
+	    n && n->ino < PC_NODES && pc_read_is_pagecache(in->read_flags, in->offset, in->size);
 	if (pagecache && !pc_read_allowed(&m->pc[n->ino], in->fh)) {
 		reply_err(m, h->unique, -EINVAL);
 		return;
@@ -652,6 +653,19 @@ void fuse_fallback_read(struct master *m, const struct lx_req *req, const char *
 	      (size_t)len - req->offset < req->size ? (size_t)len - req->offset : req->size);
 }
 
+/*
+ * fsync(2) as on the kernel's own files: EINVAL for a /proc file and for any
+ * folder (no ->fsync), 0 for a sysfs file (noop_fsync). Never ENOSYS:
+ * fuse_fsync() would set fc->no_fsync and answer 0 for every file from then
+ * on; any other answer reaches the caller as it is.
+ */
+static int fsync_answer(uint32_t opcode, uint64_t nodeid)
+{
+	if (opcode == FUSE_FSYNC && (nodeid == LX_INO_CPU_ONLINE || (nodeid & LX_INO_DYNAMIC)))
+		return 0;
+	return -EINVAL;
+}
+
 void fuse_handle(struct master *m, const void *buf, size_t len)
 {
 	const struct fuse_in_header *h = buf;
@@ -700,17 +714,7 @@ void fuse_handle(struct master *m, const void *buf, size_t len)
 		break;
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
-		/*
-		 * As the kernel's own: fsync of a /proc file or of any folder fails
-		 * with EINVAL (no ->fsync), of a sysfs file succeeds (noop_fsync).
-		 * Never ENOSYS: fuse_fsync() would set fc->no_fsync and answer 0 for
-		 * every file from then on; any other answer reaches the caller.
-		 */
-		reply_err(m, h->unique,
-		          h->opcode == FUSE_FSYNC && (h->nodeid == LX_INO_CPU_ONLINE ||
-		                                      (h->nodeid & LX_INO_DYNAMIC))
-		              ? 0
-		              : -EINVAL);
+		reply_err(m, h->unique, fsync_answer(h->opcode, h->nodeid));
 		break;
 	case FUSE_STATFS:
 		do_statfs(m, h);
