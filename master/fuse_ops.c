@@ -9,12 +9,16 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "master/loop.h"
 #include "master/master.h"
+#include "master/pagecache.h"
 #include "master/pool.h"
 #include "master/stats.h"
 #include "master/tenant.h"
@@ -29,6 +33,33 @@
 #define VALID_NSEC 500000000u
 
 #define OUR_MAX_PAGES 256 /* 1 MiB reads: a 256-CPU cpuinfo in one request */
+
+/*
+ * Passthrough, from protocol 7.40 (kernel 6.9), which <linux/fuse.h> of older
+ * distributions lacks. The wire layout is fixed: FUSE_PASSTHROUGH is bit 5 of
+ * flags2, max_stack_depth the first word after flags2 in fuse_init_out, and
+ * backing_id the word after open_flags in fuse_open_out.
+ */
+#define PT_INIT_FLAG2       (1u << 5) /* FUSE_PASSTHROUGH >> 32 */
+#define PT_FOPEN            (1u << 7) /* FOPEN_PASSTHROUGH */
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+
+_Static_assert(offsetof(struct fuse_init_out, unused) == 36, "max_stack_depth's place");
+_Static_assert(offsetof(struct fuse_open_out, padding) == 12, "backing_id's place");
+
+/*
+ * The backing file of our passthrough opens: a sysfs attribute, which has no
+ * mmap (kernfs_fop_mmap: ENODEV without KERNFS_HAS_MMAP). procfs cannot serve:
+ * its s_stack_depth is FILESYSTEM_MAX_STACK_DEPTH, so fuse_backing_open()
+ * refuses it with ELOOP.
+ */
+#define PT_BACKING_PATH LX_SYSFS_ROOT "/online"
 
 /* Never 0 and never short of what a read returns (see shm_header.size_hint). */
 static uint64_t size_hint(struct master *m, enum lx_file f)
@@ -89,6 +120,40 @@ static void reply_err(struct master *m, uint64_t unique, int error)
 		log_msg("reply to request %llu: %s", (unsigned long long)unique, strerror(-err));
 }
 
+/*
+ * Register the backing file of passthrough opens, once the kernel has taken
+ * our INIT reply (process_init_reply() runs within our write and sets
+ * fc->passthrough). Needs CAP_SYS_ADMIN (fuse_backing_open()); without it,
+ * files are opened as before and private mappings stay possible.
+ *
+ * The id belongs to the connection, not to this process: a master that takes
+ * the connection over must go on with the same id. While a file opened with
+ * it is open, an open of that inode without FOPEN_PASSTHROUGH
+ * (fuse_file_io_open) or with another backing file
+ * (fuse_inode_uncached_io_start) fails, and the reader gets EIO.
+ */
+static void backing_register(struct master *m)
+{
+	struct pt_backing_map map;
+	int fd, id;
+
+	fd = open(PT_BACKING_PATH, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_msg("open %s for passthrough: %s: mmap of our files stays possible",
+		        PT_BACKING_PATH, strerror(errno));
+		return;
+	}
+	memset(&map, 0, sizeof(map));
+	map.fd = fd;
+	id = ioctl(m->fuse_fd, PT_IOC_BACKING_OPEN, &map);
+	if (id <= 0)
+		log_msg("FUSE_DEV_IOC_BACKING_OPEN of %s: %s: mmap of our files stays possible",
+		        PT_BACKING_PATH, id < 0 ? strerror(errno) : "no id");
+	else
+		m->backing_id = id;
+	close(fd); /* the kernel keeps its own reference */
+}
+
 static void do_init(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
 {
 	const struct fuse_init_in *in = arg;
@@ -117,7 +182,26 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 		out.minor = in->minor;
 	m->proto_minor = out.minor;
 	out.max_readahead = in->max_readahead;
-	out.flags = in->flags & (FUSE_ASYNC_READ | FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS);
+	/*
+	 * Not FUSE_ASYNC_READ: it only makes page-cache readahead asynchronous
+	 * (fuse_send_readpages), and an asynchronous readahead holds the file
+	 * until our reply is processed, so its RELEASE can come after the same
+	 * reader's next OPEN and make that open look shared (pagecache.h).
+	 * Synchronous, the reader waits in the request instead of on the page.
+	 */
+	out.flags = in->flags & (FUSE_MAX_PAGES | FUSE_PARALLEL_DIROPS);
+	/*
+	 * Passthrough, only to refuse mmap: fuse_file_mmap() hands the mapping of
+	 * a passthrough file to its backing file, and ours has no mmap. Without
+	 * it, MAP_PRIVATE maps the inode's page cache, which every reader shares.
+	 * max_stack_depth 1: our files can back nothing, and we can still be
+	 * the lower layer of an overlay.
+	 */
+	if (len >= sizeof(*in) && (in->flags & FUSE_INIT_EXT) && (in->flags2 & PT_INIT_FLAG2)) {
+		out.flags |= FUSE_INIT_EXT;
+		out.flags2 = PT_INIT_FLAG2;
+		out.unused[0] = 1; /* max_stack_depth */
+	}
 	out.max_write = 4096;
 	out.max_pages = OUR_MAX_PAGES;
 	out.time_gran = 1;
@@ -126,6 +210,8 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 	m->initialized = true;
 	log_debug("FUSE protocol %u.%u (kernel %u.%u)", out.major, out.minor, in->major, in->minor);
 	reply(m, h->unique, &out, outlen);
+	if (out.flags2 & PT_INIT_FLAG2)
+		backing_register(m);
 }
 
 /* Hand a request on the passed-through tree to a worker. */
@@ -203,32 +289,100 @@ static void do_getattr(struct master *m, const struct fuse_in_header *h)
 	reply(m, h->unique, &out, sizeof(out));
 }
 
-static void reply_open(struct master *m, uint64_t unique, uint64_t fh)
+/* An i_size no text of file f reaches: the size hint and a page to spare. */
+static uint64_t pc_size_bound(struct master *m, enum lx_file f)
 {
-	struct fuse_open_out out;
-
-	memset(&out, 0, sizeof(out));
-	out.fh = fh;
-	/* Every read reaches us: the content is the reader's, never the page cache's. */
-	out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
-	reply(m, unique, &out, sizeof(out));
+	return (size_hint(m, f) + 4095) / 4096 * 4096 + 4096;
 }
 
-/* A handle charged to container key (0: unknown) for the open req stands for. */
-static void open_finish(struct master *m, uint64_t unique, pid_t pid, const char *what,
-                        uint64_t key, const struct cont_paths *paths)
+/*
+ * Raise the kernel's i_size of nodeid to size: FUSE_NOTIFY_STORE of one zero
+ * byte at size - 1 (fuse_notify_store() raises i_size to the end of what it
+ * stores, through fuse_write_update_attr()). The store locks the page of that
+ * byte, which a page-cache read in flight would hold until we answer it:
+ * callers make sure no file of the node is open, so none can be. The byte
+ * lies past every text (a cached page holds zeros there), and the opener's
+ * fuse_open() drops the page with all others right after our reply.
+ */
+static int notify_raise_size(struct master *m, uint64_t nodeid, uint64_t size)
+{
+	struct fuse_notify_store_out st = {.nodeid = nodeid, .offset = size - 1, .size = 1};
+	struct fuse_out_header oh = {.error = FUSE_NOTIFY_STORE, .unique = 0};
+	char zero = 0;
+	struct iovec iov[3] = {
+	    {.iov_base = &oh, .iov_len = sizeof(oh)},
+	    {.iov_base = &st, .iov_len = sizeof(st)},
+	    {.iov_base = &zero, .iov_len = 1},
+	};
+	ssize_t w;
+
+	oh.len = (uint32_t)(sizeof(oh) + sizeof(st) + 1);
+	do
+		w = writev(m->fuse_fd, iov, 3);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		log_msg("raise i_size of node %llu: FUSE_NOTIFY_STORE: %s",
+		        (unsigned long long)nodeid, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Answer an OPEN: fh for a file (0 for a folder, which holds no content).
+ * read(2), pread(2) and readv(2) reach us with the reader's pid, so the text
+ * is the reader's; what goes through the page cache instead is handled in
+ * pagecache.h. A reply the kernel no longer waits for (an interrupted open)
+ * gets no RELEASE: its handle goes back at once.
+ */
+static void reply_open(struct master *m, uint64_t unique, const struct tree_node *n, bool dir,
+                       uint64_t fh)
+{
+	struct fuse_open_out out;
+	struct pc_node *pc = NULL;
+	bool size_ok = true;
+	int err;
+
+	memset(&out, 0, sizeof(out));
+	if (!dir) {
+		out.fh = fh;
+		out.open_flags = FOPEN_DIRECT_IO | FOPEN_NOFLUSH;
+		pc = n && n->ino < PC_NODES ? &m->pc[n->ino] : NULL;
+		if (pc && m->backing_id > 0) {
+			out.open_flags |= PT_FOPEN;
+			out.padding = (uint32_t)m->backing_id; /* backing_id */
+		}
+		if (pc && pc_open_needs_raise(pc))
+			size_ok = notify_raise_size(m, n->ino, pc_size_bound(m, n->file)) == 0;
+	}
+	err = fuse_reply_buf(m->fuse_fd, unique, &out, sizeof(out));
+	if (err < 0) {
+		if (err != -ENOENT)
+			log_msg("reply to open %llu: %s", (unsigned long long)unique,
+			        strerror(-err));
+		if (!dir)
+			tenant_release(m, fh);
+		return;
+	}
+	if (pc)
+		pc_opened(pc, fh, size_ok);
+}
+
+/* A handle charged to container key (0: unknown) for an open of node nodeid. */
+static void open_finish(struct master *m, uint64_t unique, uint64_t nodeid, pid_t pid,
+                        const char *what, uint64_t key, const struct cont_paths *paths)
 {
 	int64_t fh = tenant_open(m, key, paths, pid, what);
 
 	if (fh < 0)
 		reply_err(m, unique, (int)fh);
 	else
-		reply_open(m, unique, (uint64_t)fh);
+		reply_open(m, unique, tree_get(nodeid), false, (uint64_t)fh);
 }
 
 void fuse_open_resolved(struct master *m, const struct lx_req *req, uint64_t key)
 {
-	open_finish(m, req->unique, (pid_t)req->pid, req->name, key, NULL);
+	open_finish(m, req->unique, req->nodeid, (pid_t)req->pid, req->name, key, NULL);
 }
 
 static void do_open(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len,
@@ -272,7 +426,7 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 		return;
 	}
 	if (dir) {
-		reply_open(m, h->unique, 0); /* listings hold no content: no handle */
+		reply_open(m, h->unique, n, true, 0);
 		return;
 	}
 	/*
@@ -295,7 +449,7 @@ static void do_open(struct master *m, const struct fuse_in_header *h, const void
 		pool_dispatch(m->pool, &req);
 		return;
 	}
-	open_finish(m, h->unique, (pid_t)h->pid, what, err == 0 ? key : 0,
+	open_finish(m, h->unique, h->nodeid, (pid_t)h->pid, what, err == 0 ? key : 0,
 	            err == 0 ? &paths : NULL);
 }
 
@@ -304,8 +458,11 @@ static void do_release(struct master *m, const struct fuse_in_header *h, const v
 {
 	const struct fuse_release_in *in = arg;
 
-	if (len >= sizeof(*in) && !dir)
+	if (len >= sizeof(*in) && !dir) {
 		tenant_release(m, in->fh);
+		if (h->nodeid < PC_NODES && tree_get(h->nodeid))
+			pc_released(&m->pc[h->nodeid]);
+	}
 	reply_err(m, h->unique, 0);
 }
 
@@ -382,17 +539,26 @@ static void do_statfs(struct master *m, const struct fuse_in_header *h)
 
 static void do_access(struct master *m, const struct fuse_in_header *h, const void *arg, size_t len)
 {
+	const struct tree_node *n = tree_get(h->nodeid);
 	const struct fuse_access_in *in = arg;
+	struct sysfs_node sn;
+	mode_t mode;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
 		return;
 	}
-	if (!tree_get(h->nodeid) && !(h->nodeid & LX_INO_DYNAMIC)) {
+	if (n)
+		mode = n->mode;
+	else if ((h->nodeid & LX_INO_DYNAMIC) && sysfs_node_get(&m->shm, h->nodeid, &sn) == 0)
+		mode = sn.mode;
+	else if (h->nodeid & LX_INO_DYNAMIC)
+		mode = S_IFREG | 0444; /* evicted from the path table: read-only, as all of it */
+	else {
 		reply_err(m, h->unique, -ENOENT);
 		return;
 	}
-	reply_err(m, h->unique, (in->mask & W_OK) ? -EACCES : 0);
+	reply_err(m, h->unique, tree_access(mode, h->uid, h->gid, in->mask));
 }
 
 int fuse_serve_content(struct master *m, const struct lx_req *req)
@@ -425,6 +591,7 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 	const struct fuse_read_in *in = arg;
 	const struct tree_node *n = tree_get(h->nodeid);
 	struct lx_req req;
+	bool pagecache;
 
 	if (len < sizeof(*in)) {
 		reply_err(m, h->unique, -EINVAL);
@@ -451,8 +618,22 @@ static void do_read(struct master *m, const struct fuse_in_header *h, const void
 	req.nodeid = h->nodeid;
 	req.t_dispatch_ns = now_ns();
 
+	/*
+	 * A read for the page cache is answered only when no other reader could
+	 * see the page (pagecache.h); refused, the reader gets EINVAL, the errno
+	 * sendfile(2) callers fall back to read(2) on. It gets the text its
+	 * handle holds, so that every page it reads agrees with the i_size the
+	 * first one left.
+	 */
+	pagecache =
+	    n && n->ino < PC_NODES && pc_read_is_pagecache(in->read_flags, in->offset, in->size);
+	if (pagecache && !pc_read_allowed(&m->pc[n->ino], in->fh)) {
+		reply_err(m, h->unique, -EINVAL);
+		return;
+	}
+
 	/* Offset 0 renders afresh, as upstream does; later offsets continue that render. */
-	if (req.offset > 0) {
+	if (req.offset > 0 || pagecache) {
 		int err = fuse_serve_content(m, &req);
 
 		if (err == 0)
@@ -578,6 +759,19 @@ int fuse_serve(struct master *m)
 	return master_watch(m, m->fuse_fd, EV(EV_FUSE, 0));
 }
 
+/*
+ * fsync(2) as on the kernel's own files: EINVAL for a /proc file and for any
+ * folder (no ->fsync), 0 for a sysfs file (noop_fsync). Never ENOSYS:
+ * fuse_fsync() would set fc->no_fsync and answer 0 for every file from then
+ * on; any other answer reaches the caller as it is.
+ */
+static int fsync_answer(uint32_t opcode, uint64_t nodeid)
+{
+	if (opcode == FUSE_FSYNC && (nodeid == LX_INO_CPU_ONLINE || (nodeid & LX_INO_DYNAMIC)))
+		return 0;
+	return -EINVAL;
+}
+
 void fuse_handle(struct master *m, const void *buf, size_t len)
 {
 	const struct fuse_in_header *h = buf;
@@ -622,8 +816,11 @@ void fuse_handle(struct master *m, const void *buf, size_t len)
 		do_release(m, h, arg, alen, true);
 		break;
 	case FUSE_FLUSH:
-	case FUSE_FSYNCDIR:
 		reply_err(m, h->unique, 0);
+		break;
+	case FUSE_FSYNC:
+	case FUSE_FSYNCDIR:
+		reply_err(m, h->unique, fsync_answer(h->opcode, h->nodeid));
 		break;
 	case FUSE_STATFS:
 		do_statfs(m, h);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "master/cli.h"
+#include "master/pagecache.h"
 #include "shm/layout.h"
 
 /* What an epoll event is about: kind << 32 | index. */
@@ -52,8 +53,10 @@ struct master {
 	uint64_t start_ns; /* CLOCK_REALTIME at start, for file times */
 	uint64_t start_mono_ns;
 	struct pool *pool;
-	uint64_t served_by_master; /* reads answered from published content */
-	uint64_t fallbacks;        /* reads answered with host content, no worker */
+	uint64_t served_by_master;   /* reads answered from published content */
+	uint64_t fallbacks;          /* reads answered with host content, no worker */
+	int32_t backing_id;          /* passthrough backing file of our opens, 0: none */
+	struct pc_node pc[PC_NODES]; /* page-cache state of the static tree's files, by inode */
 	char ctl_path[4096];
 };
 

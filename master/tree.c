@@ -1,8 +1,10 @@
 /*
  * The static tree. Only files that are rendered appear: no placeholders.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "master/tree.h"
 
@@ -85,3 +87,25 @@ const char *tree_file_path(enum lx_file f, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * access(2) as the kernel's generic_permission() answers it for the node of
+ * mode, owned by root like the host's /proc files: root reads and writes
+ * anything and executes what has an x bit (CAP_DAC_OVERRIDE), others get the
+ * group bits (gid 0) or the other bits. The kernel asks us only for access(2)
+ * and chdir (fuse_access(); we mount without default_permissions), with the
+ * caller's real ids. Writing still fails at open: this only says what the
+ * bits say, as /proc/meminfo does.
+ */
+int tree_access(mode_t mode, uint32_t uid, uint32_t gid, uint32_t mask)
+{
+	unsigned bits;
+
+	mask &= R_OK | W_OK | X_OK;
+	if (uid == 0) {
+		if ((mask & X_OK) && !S_ISDIR(mode) && !(mode & (S_IXUSR | S_IXGRP | S_IXOTH)))
+			return -EACCES;
+		return 0;
+	}
+	bits = gid == 0 ? (mode >> 3) & 7 : mode & 7;
+	return (mask & ~bits) ? -EACCES : 0;
+}

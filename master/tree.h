@@ -31,5 +31,11 @@ const struct tree_node *tree_child(uint64_t dir, unsigned n);
 /* The mount-relative path of a file ("proc/meminfo"), or NULL. */
 const char *tree_file_path(enum lx_file f, char *buf, size_t size);
 
+/*
+ * access(2) of a root-owned node of mode by uid/gid for mask (R_OK, W_OK,
+ * X_OK): 0 or -EACCES, as the kernel's generic_permission() answers.
+ */
+int tree_access(mode_t mode, uint32_t uid, uint32_t gid, uint32_t mask);
+
 
 #endif

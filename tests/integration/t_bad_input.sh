@@ -8,7 +8,11 @@
 # a first read at a nonzero offset returns the bytes at that offset, 1-byte
 # reads reassemble the whole file. A second instance on the same pidfile fails
 # at once, clearly, while the first keeps serving; SIGTERM then leaves no mount
-# and no process behind. No worker dies along the way.
+# and no process behind. No worker dies along the way. access(2), fsync(2),
+# fdatasync(2) and F_SETLEASE give what they give on the kernel's own
+# /proc/meminfo, /proc and /sys/devices/system/cpu/online, as root and as uid
+# 65534 (leases aside, which the kernel grants on FUSE files by itself), and
+# mmap is refused.
 . "$(dirname "$0")/lib.sh"
 
 start_lxcfs
@@ -217,17 +221,84 @@ def meta_checks():
         ok("meminfo 0444 root, st_size %d" % st.st_size)
 
 
+def errno_checks(who):
+    """Each call on our meminfo fails (or not) as on the kernel's /proc/meminfo."""
+    import fcntl, mmap, signal
+    signal.signal(signal.SIGIO, signal.SIG_IGN)  # a lease broken, had one been granted
+
+    def run(path, fn):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fn(path, fd)
+            return None
+        except OSError as e:
+            return e.errno
+        finally:
+            try:
+                fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+            except OSError:
+                pass
+            os.close(fd)
+
+    def acc(mask):
+        def fn(path, fd):
+            if not os.access(path, mask):
+                raise OSError(errno.EACCES, "access")
+        return fn
+
+    def lease(path, fd):
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+
+    for ours, kernel in ((F, "/proc/meminfo"), (os.path.dirname(F), "/proc"),
+                         (mnt + "/sys/devices/system/cpu/online", "/sys/devices/system/cpu/online")):
+        for what, fn in (("access F_OK", acc(os.F_OK)), ("access R_OK", acc(os.R_OK)),
+                         ("access W_OK", acc(os.W_OK)), ("access X_OK", acc(os.X_OK)),
+                         ("fsync", lambda p, fd: os.fsync(fd)),
+                         ("fdatasync", lambda p, fd: os.fdatasync(fd)),
+                         ("F_SETLEASE F_RDLCK", lease)):
+            want, got = run(kernel, fn), run(ours, fn)
+            name = "%s: %s of %s" % (who, what, ours[len(mnt) + 1:])
+            show = lambda e: ename(e) if e else "ok"
+            if got == want:
+                ok("%s: %s, as %s" % (name, show(got), kernel))
+            elif what.startswith("F_SETLEASE") and got is None:
+                # The kernel grants leases on FUSE files itself (generic_setlease,
+                # no request reaches the server): nothing to answer.
+                print("note %s: granted, %s says %s: decided by the kernel" % (name, kernel, show(want)))
+            else:
+                problem("%s: %s, %s gives %s" % (name, show(got), kernel, show(want)),
+                        upstream_known=True)
+    # mmap: refused, as /proc refuses it (EIO there, ENODEV here: passthrough
+    # can only send the mapping to a sysfs file).
+    for what, flags in (("MAP_PRIVATE", mmap.MAP_PRIVATE), ("MAP_SHARED", mmap.MAP_SHARED)):
+        fd = os.open(F, os.O_RDONLY)
+        try:
+            m = mmap.mmap(fd, 4096, flags=flags, prot=mmap.PROT_READ)
+            m.close()
+            if os.environ.get("LXCFS_NO_PASSTHROUGH"):
+                print("note %s: mmap %s maps: no passthrough on this kernel" % (who, what))
+            else:
+                problem("%s: mmap %s of meminfo maps its page cache" % (who, what),
+                        upstream_known=True)
+        except OSError as e:
+            ok("%s: mmap %s: %s (refused, as /proc refuses it)" % (who, what, ename(e.errno)))
+        finally:
+            os.close(fd)
+
+
 text = plain_read()
 if whole(text, "plain read"):
     ok("plain read: %d bytes" % len(text))
 ref = labels_of(text)
 if mode == "root":
     write_checks(WRITE_ERRNOS, "root")
+    errno_checks("root")
     meta_checks()
     offset_checks(ref)
     chunk_checks(ref)
 elif mode == "nobody":
     write_checks((errno.EACCES,), "uid 65534")
+    errno_checks("uid 65534")
 elif mode == "container":
     chunk_checks(ref)
     offset_checks(ref)
@@ -255,6 +326,8 @@ workers_before=$(lxcfs_worker_pids | sort | tr '\n' ' ')
 grep -qx "$LXCFS_PID" "$RUNDIR/lxcfs.pid" || fail "pidfile $RUNDIR/lxcfs.pid does not hold the daemon's pid"
 
 export LXCFS_IMPL
+# Without passthrough (kernels before 6.9, no CAP_SYS_ADMIN) private mappings stay possible.
+if grep -q 'mmap of our files stays possible' "$LXCFS_LOG"; then export LXCFS_NO_PASSTHROUGH=1; fi
 run_checks root "$PYTHON" "$TEST_TMP/checks.py" root "$MNT"
 run_checks nobody setpriv --reuid 65534 --regid 65534 --clear-groups \
 	"$PYTHON" "$TEST_TMP/checks.py" nobody "$MNT"
