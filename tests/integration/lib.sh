@@ -26,7 +26,7 @@
 #   in_container NAME CMD     CMD entered with nsenter -p -m (like lxc-attach, docker exec)
 #   in_init NAME CMD          CMD run as a child of the container's init (in its cgroup)
 #   in_init_bg / init_wait / init_job_out   the same, in the background
-#   destroy_container NAME    kill its pid namespace, remove its cgroups
+#   destroy_container NAME... kill their pid namespaces, remove their cgroups
 #   ct_join_cgroups [--need] NAME CTRL...  cgroups in more v1 hierarchies (cpu, cpuacct, blkio)
 #   ct_bind_cpu_online NAME   bind lxcfs' sys/devices/system/cpu/online in the container
 #   readloop_bin              path of tests/tools/readloop for this build
@@ -731,33 +731,44 @@ in_init()
 	init_wait "$1" "$id" "${IN_CONTAINER_TIMEOUT:-60}"
 }
 
-# destroy_container NAME: kill its pid namespace, then remove its cgroups.
+# destroy_container NAME...: kill their pid namespaces (all of them first, so
+# that they die together), then remove their cgroups.
 destroy_container()
 {
-	local name=$1 init unshare cg p start ustart
-	init=${CT_INIT[$name]:-}
-	unshare=${CT_UNSHARE[$name]:-}
-	[ -n "$unshare" ] || return 0
-	start=$(proc_start "$init")
-	ustart=$(proc_start "$unshare")
-	[ -n "$init" ] && kill -KILL "$init" 2>/dev/null
-	kill -KILL "$unshare" 2>/dev/null
-	wait "$unshare" 2>/dev/null
-	state_del pids "$init $start init"
-	state_del pids "$unshare $ustart unshare"
-	for cg in ${CT_CGS[$name]}; do
-		for _ in $(seq 100); do
-			p=$(cat "$cg/cgroup.procs" 2>/dev/null)
-			[ -z "$p" ] && break
-			# shellcheck disable=SC2086
-			kill -KILL $p 2>/dev/null
-			sleep 0.05
+	local name init unshare cg p start ustart
+	# The shell's "Killed" notices of the unshare jobs are noise: not shown.
+	{
+		for name in "$@"; do
+			init=${CT_INIT[$name]:-}
+			unshare=${CT_UNSHARE[$name]:-}
+			[ -n "$unshare" ] || continue
+			start=$(proc_start "$init")
+			ustart=$(proc_start "$unshare")
+			[ -n "$init" ] && kill -KILL "$init"
+			kill -KILL "$unshare"
+			state_del pids "$init $start init"
+			state_del pids "$unshare $ustart unshare"
 		done
-		wait_for 5 rmdir "$cg" 2>/dev/null || fail "cannot remove cgroup $cg"
-		state_del cgroups "$cg"
+		for name in "$@"; do
+			[ -n "${CT_UNSHARE[$name]:-}" ] && wait "${CT_UNSHARE[$name]}"
+		done
+	} 2>/dev/null
+	for name in "$@"; do
+		[ -n "${CT_UNSHARE[$name]:-}" ] || continue
+		for cg in ${CT_CGS[$name]}; do
+			for _ in $(seq 100); do
+				p=$(cat "$cg/cgroup.procs" 2>/dev/null)
+				[ -z "$p" ] && break
+				# shellcheck disable=SC2086
+				kill -KILL $p 2>/dev/null
+				sleep 0.05
+			done
+			wait_for 5 rmdir "$cg" 2>/dev/null || fail "cannot remove cgroup $cg"
+			state_del cgroups "$cg"
+		done
+		unset "CT_INIT[$name]" "CT_UNSHARE[$name]" "CT_CGS[$name]"
+		log "container $name destroyed"
 	done
-	unset "CT_INIT[$name]" "CT_UNSHARE[$name]" "CT_CGS[$name]"
-	log "container $name destroyed"
 }
 
 # ct_join_cgroups [--need] NAME CTRL...: give container NAME a cgroup of its own
@@ -846,7 +857,7 @@ test_finish()
 	if [ "$rc" = 0 ] && [ ! -s "$TEST_TMP/fail_reason" ] && [ ! -s "$TEST_TMP/skip_reason" ] &&
 		[ "$LXCFS_STARTED" = 1 ]; then
 		# A passing test ends with the daemon stopped; stop it here if it did not.
-		for ct in "${!CT_UNSHARE[@]}"; do destroy_container "$ct" >&2; done
+		destroy_container "${!CT_UNSHARE[@]}" >&2
 		stop_lxcfs >&2
 	fi
 	disown -a 2>/dev/null # no "Killed" job notices for what we end below
