@@ -6,6 +6,10 @@
  * Layout version changelog:
  *   1: header, worker slots (request and completion rings, counters), handle
  *      table, content chunks, snapshot tables.
+ *   2: cpuset, CFS quota and CPU time tables (SNAP_CPU, SNAP_ACCT).
+ *   3: the stat floor and loadavg tables are state tables (snap.h): two
+ *      buckets per key, sized by SNAP_STATE_CAPACITY, flags in the table
+ *      descriptors.
  *
  * Who writes what:
  *   header        master, before any worker starts (config.virt_off: master, any time)
@@ -32,7 +36,7 @@
 #define SHM_MAGIC 0x4d48534643584c00ULL /* "\0LXCFSHM" */
 /* Overridable at build time only to produce an incompatible binary for the upgrade test. */
 #ifndef SHM_LAYOUT_VERSION
-#define SHM_LAYOUT_VERSION 2
+#define SHM_LAYOUT_VERSION 3
 #endif
 
 #define SHM_MAX_WORKERS 64
@@ -47,6 +51,15 @@
 #define SNAP_IO_VALUE     1024  /* I/O figures of up to 9 devices (more: read live) */
 #define SNAP_PATH_ENTRIES 65536 /* a 1024-CPU host's tree, with room to spare */
 #define SNAP_HOST_ENTRIES 32
+/*
+ * Entries of each state table (stat floors, load averages): never fewer than
+ * SNAP_STATE_MIN whatever --max-cgroups says (that bounds a cache; these are
+ * what readers were shown), and a quarter more than asked so that the two
+ * buckets of a key seldom are both full before the table is.
+ */
+#define SNAP_STATE_MIN              1024
+#define SNAP_STATE_CAPACITY(cgroups) \
+	(((cgroups) > SNAP_STATE_MIN ? (cgroups) : SNAP_STATE_MIN) / 4 * 5)
 #define SHM_RING_SLOTS    256 /* per ring, a power of two */
 #define SHM_CHUNK_SIZE    4096
 

@@ -1,9 +1,15 @@
 /*
  * /proc/stat counters that never go backwards for a container (upstream's
  * #554), across reads, workers and worker restarts: the figures last shown
- * are kept per container in the shared snapshot (SNAP_STAT) as a floor. A
- * render clamps to the floor; the floor is raised before the reply is sent,
- * so a reader's next read, by whichever worker, starts from it.
+ * are kept per container in shared memory (SNAP_STAT) as a floor. A render
+ * clamps to the floor; the floor is raised before the reply is sent, so a
+ * reader's next read, by whichever worker, starts from it.
+ *
+ * The floors are a state table (snap.h), not part of the snapshot's cache:
+ * however many cgroups evict each other's values there, a floor stays while
+ * its container reads /proc/stat. Only a floor unread for ten minutes makes
+ * room for another container's; when the table is full of floors in use, a
+ * newcomer is served without one (logged) rather than taking one away.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +17,7 @@
 #include <string.h>
 
 #include "proc_render/cpu.h"
+#include "shm/log.h"
 #include "workers/files.h"
 #include "workers/worker.h"
 
@@ -101,8 +108,20 @@ int file_stat(struct worker_ctx *w, pid_t pid)
 	err = file_stat_floor(w, pid, &floor);
 	if (err < 0)
 		return err;
-	/* A floor we could not store costs monotonicity for one read at most: log nothing. */
-	snap_modify(&w->shm, SNAP_STAT, &key, label, &w->who, merge_floor,
-	            &(struct floor_merge){&floor, lines});
+	/*
+	 * A floor we could not store for a moment (-EBUSY) costs monotonicity for
+	 * one read at most: log nothing. A full floor table (-ENOSPC) leaves this
+	 * container without one for as long as it stays full: say so.
+	 */
+	err = snap_modify(&w->shm, SNAP_STAT, &key, label, &w->who, merge_floor,
+	                  &(struct floor_merge){&floor, lines});
+	if (err == -ENOSPC) {
+		static unsigned long full;
+
+		if (full++ % 1000 == 0)
+			log_msg("stat: keep the floor of %s: %s: the floor table is full, its "
+			        "counters are not clamped (%lu times so far)",
+			        path, strerror(-err), full);
+	}
 	return 0;
 }
