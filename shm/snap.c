@@ -312,10 +312,13 @@ static bool key_elsewhere(const struct shm *s, enum snap_table_id t, const struc
 	return false;
 }
 
-static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+/* Read the value without storing it; prev: out holds the entry's last value (see snap.h). */
+static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len, bool prev,
                      const struct snap_who *who)
 {
 	atomic_fetch_add_explicit(&who->c->live, 1, memory_order_relaxed);
+	if (!prev)
+		*len = 0;
 	return fill(ctx, out, size, len);
 }
 
@@ -347,7 +350,7 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 	struct snap_ways ways;
 
 	if (ttl_ns == 0)
-		return fill_live(fill, ctx, out, size, len, who);
+		return fill_live(fill, ctx, out, size, len, false, who);
 	ways_of(s, t, key, &ways);
 	for (;;) {
 		struct snap_slot *found = NULL, *sl;
@@ -382,27 +385,33 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 		}
 		sl = found ? found : victim(s, t, &ways);
 		if (!sl) /* a full state table: no room for this key now */
-			return fill_live(fill, ctx, out, size, len, who);
+			return fill_live(fill, ctx, out, size, len, false, who);
 		if (lease_take(s, sl, who)) {
-			/* Someone may have refreshed or inserted it between our read and the lease.
-			 */
-			if (found && slot_read(s, t, sl, key, out, size, len, &filled) == 1 &&
-			    mono_ns() - filled < ttl_ns) {
-				lease_drop(sl);
-				atomic_fetch_add_explicit(&who->c->hits, 1, memory_order_relaxed);
-				return 0;
+			bool prev = false;
+
+			/* Someone may have refreshed or inserted it since our read. */
+			if (found) {
+				prev = slot_read(s, t, sl, key, out, size, len, &filled) == 1;
+				if (prev && mono_ns() - filled < ttl_ns) {
+					lease_drop(sl);
+					atomic_fetch_add_explicit(&who->c->hits, 1,
+					                          memory_order_relaxed);
+					return 0;
+				}
 			}
 			if (!found && key_elsewhere(s, t, &ways, key, sl)) {
 				lease_drop(sl);
 				if (mono_ns() > deadline)
-					return fill_live(fill, ctx, out, size, len, who);
+					return fill_live(fill, ctx, out, size, len, false, who);
 				continue;
 			}
+			if (!prev)
+				*len = 0;
 			return refresh(s, t, sl, key, label, fill, ctx, out, size, len, who);
 		}
 		/* Another worker holds it: its refresh will serve us too, unless it is slow. */
 		if (now > deadline)
-			return fill_live(fill, ctx, out, size, len, who);
+			return fill_live(fill, ctx, out, size, len, found != NULL, who);
 		atomic_fetch_add_explicit(&who->c->waits, 1, memory_order_relaxed);
 		sched_yield();
 	}

@@ -107,7 +107,10 @@ struct snap_who {
 
 /*
  * Fill value (size bytes of room) for the key; set *len. Returns 0 or -errno.
- * Runs with the slot's lease held: only the time it takes is at stake.
+ * Runs with the slot's lease held: only the time it takes is at stake. On
+ * entry, when the key had an entry (a stale one being refreshed), value holds
+ * its last value and *len its length; for a new key *len is 0. A fill may
+ * carry something over from it (what stays true across refreshes).
  */
 typedef int (*snap_fill_fn)(void *ctx, void *value, size_t size, size_t *len);
 
