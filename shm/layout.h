@@ -10,6 +10,8 @@
  *   3: the stat floor and loadavg tables are state tables (snap.h): two
  *      buckets per key, sized by SNAP_STATE_CAPACITY, flags in the table
  *      descriptors.
+ *   4: when a container's init was first seen in its cgroups, after its
+ *      paths in the container table (SNAP_CONT_VALUE).
  *
  * Who writes what:
  *   header        master, before any worker starts (config.virt_off: master, any time)
@@ -36,14 +38,14 @@
 #define SHM_MAGIC 0x4d48534643584c00ULL /* "\0LXCFSHM" */
 /* Overridable at build time only to produce an incompatible binary for the upgrade test. */
 #ifndef SHM_LAYOUT_VERSION
-#define SHM_LAYOUT_VERSION 3
+#define SHM_LAYOUT_VERSION 4
 #endif
 
 #define SHM_MAX_WORKERS 64
 
 /* Value room per snapshot table (the workers' structs must fit: checked at build). */
 #define SNAP_PID_VALUE    32
-#define SNAP_CONT_VALUE   1536
+#define SNAP_CONT_VALUE   1552 /* six paths of 256 bytes and when they were first seen */
 #define SNAP_MEM_VALUE    512
 #define SNAP_LOAD_VALUE   512
 #define SNAP_PATH_VALUE   512   /* struct sysfs_node: a type and a path of at most 400 bytes */

@@ -23,9 +23,16 @@
 /* A path longer than the cache holds: the caller resolves it live (reader_cgroup). */
 #define IDENT_TOO_LONG '\1'
 
-/* A container's cgroup per controller, and in the unified hierarchy. */
+/*
+ * A container's cgroup per controller, and in the unified hierarchy.
+ * seen_ns: CLOCK_MONOTONIC when its init was first seen in these cgroups (0:
+ * unknown). A container restarted under the same name has a new init in
+ * cgroups made again at the same paths: whatever was read from those paths
+ * before seen_ns may be its predecessor's (worker_value_ttl_ns).
+ */
 struct cont_paths {
 	char path[CG_NCTRL + 1][IDENT_PATH_MAX + 1]; /* "" where absent */
+	uint64_t seen_ns;
 };
 
 struct worker_ctx;
