@@ -12,6 +12,8 @@
  *      descriptors.
  *   4: when a container's init was first seen in its cgroups, after its
  *      paths in the container table (SNAP_CONT_VALUE).
+ *   5: cgroup lives (cg_life) in the stat floors' header, the CPU time
+ *      values and the load states.
  *
  * Who writes what:
  *   header        master, before any worker starts (config.virt_off: master, any time)
@@ -38,7 +40,7 @@
 #define SHM_MAGIC 0x4d48534643584c00ULL /* "\0LXCFSHM" */
 /* Overridable at build time only to produce an incompatible binary for the upgrade test. */
 #ifndef SHM_LAYOUT_VERSION
-#define SHM_LAYOUT_VERSION 4
+#define SHM_LAYOUT_VERSION 5
 #endif
 
 #define SHM_MAX_WORKERS 64
@@ -189,13 +191,13 @@ struct shm_sizes {
 	uint32_t host_cpus;   /* CPUs the host can have: sizes the /proc/stat floors */
 };
 
-/* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */
+/* A /proc/stat floor: a header, the "cpu" line then one per CPU, ten counters each. */
 #define SNAP_STAT_FIELDS      10
 /* A cpuset of the host's CPUs (a word per 64) and a header; a CFS quota fits too. */
 #define SNAP_CPU_VALUE(cpus) (8 + ((uint64_t)(cpus) + 63) / 64 * 8)
 /* CPU time per CPU (user, system) and totals: 16 bytes a CPU and a header. */
 #define SNAP_ACCT_VALUE(cpus) (64 + (uint64_t)(cpus) * 16)
-#define SNAP_STAT_VALUE(cpus) (((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
+#define SNAP_STAT_VALUE(cpus) (16 + ((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
 
 /* Master: create and initialise a region. Returns 0 or -errno. */
 int shm_create(struct shm *s, const struct shm_sizes *sz);

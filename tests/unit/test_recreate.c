@@ -9,6 +9,10 @@
  * under its name (a new inode), then changing its figures. A worker context
  * from test_worker_init() is pointed at the copy, as in test_v2_files.
  *
+ *   floors     /proc/stat's never-backwards floor of the old cgroup does not
+ *              clamp the new one's figures, and still clamps within a life;
+ *   loadavg    the averages restart at 0, at the first read of a new
+ *              container and at the next sample;
  *   values     within the freshness bound an old reader reads nothing, but a
  *              reader whose container was first seen after the values were
  *              read gets the new cgroup's at once;
@@ -31,6 +35,8 @@
 
 #include "tests/unit/check.h"
 #include "tests/unit/test_worker.h"
+#include "workers/files.h"
+#include "workers/files_misc.h"
 #include "workers/ident.h"
 #include "workers/snapshot.h"
 #include "workers/worker.h"
@@ -136,6 +142,172 @@ static void as_reader(struct worker_ctx *w, const char *path, uint64_t seen_ns)
 	for (int c = 0; c <= CG_NCTRL; c++)
 		snprintf(w->reader.path[c], sizeof(w->reader.path[c]), "%s", path);
 	w->reader.seen_ns = seen_ns;
+}
+
+/* user and system of the "cpu" line of the last render. */
+static void cpu_line(struct worker_ctx *w, uint64_t *user, uint64_t *system)
+{
+	char text[256];
+	unsigned long long u = 0, n = 0, s = 0;
+	size_t len = w->out.len < sizeof(text) - 1 ? w->out.len : sizeof(text) - 1;
+
+	memcpy(text, w->out.data, len);
+	text[len] = '\0';
+	if (sscanf(text, "cpu  %llu %llu %llu", &u, &n, &s) != 3) {
+		fprintf(stderr, "no cpu line in \"%.60s\"\n", text);
+		check_failed++;
+	}
+	*user = u;
+	*system = s;
+}
+
+static void cpu_stat(unsigned long long user_usec, unsigned long long system_usec)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text), "usage_usec %llu\nuser_usec %llu\nsystem_usec %llu\n",
+	         user_usec + system_usec, user_usec, system_usec);
+	write_file(C1 "/cpu.stat", text);
+}
+
+static void test_floors(struct worker_ctx *w)
+{
+	uint64_t user, system;
+	unsigned long files;
+
+	/* c1's cpu.stat: 6 s user, 3 s system: 600 and 300 ticks */
+	as_reader(w, C1, 0);
+	CHECK(file_stat(w, self) == 0);
+	cpu_line(w, &user, &system);
+	CHECK_EQ_U64(user, 600);
+	CHECK_EQ_U64(system, 300);
+
+	/* a new c1 that ran 0.3 s user, 0.15 s system */
+	recreate_c1();
+	cpu_stat(300000, 150000);
+
+	/* a reader of the old container, within the freshness bound: cached, no cgroupfs read */
+	files = cg_files_read;
+	CHECK(file_stat(w, self) == 0);
+	cpu_line(w, &user, &system);
+	CHECK_EQ_U64(user, 600);
+	CHECK_EQ_U64(cg_files_read - files, 0);
+
+	/* the new container's first reader: its own figures, not the old floor */
+	as_reader(w, C1, now_ns());
+	CHECK(file_stat(w, self) == 0);
+	cpu_line(w, &user, &system);
+	CHECK_EQ_U64(user, 30);
+	CHECK_EQ_U64(system, 15);
+
+	/* within that life the floor holds: figures read lower are shown as before */
+	cpu_stat(200000, 100000);
+	as_reader(w, C1, now_ns());
+	CHECK(file_stat(w, self) == 0);
+	cpu_line(w, &user, &system);
+	CHECK_EQ_U64(user, 30);
+	CHECK_EQ_U64(system, 15);
+
+	/*
+	 * A reader whose container stayed (a host process moved between
+	 * cgroups): the next refresh of the figures shows the new cgroup, and
+	 * the floor starts again with it. With --cache-ttl-ms 0 that is now.
+	 */
+	recreate_c1();
+	cpu_stat(100000, 50000);
+	w->shm.hdr->config.cache_ttl_ms = 0;
+	as_reader(w, C1, 0);
+	CHECK(file_stat(w, self) == 0);
+	cpu_line(w, &user, &system);
+	CHECK_EQ_U64(user, 10);
+	CHECK_EQ_U64(system, 5);
+	w->shm.hdr->config.cache_ttl_ms = 3600 * 1000;
+}
+
+/* The start of loadavg.c's struct load_state: the averages and when they were sampled. */
+struct test_load_prefix {
+	uint64_t avenrun[3];
+	uint64_t sampled_ns;
+};
+
+struct load_poke {
+	uint64_t avenrun;
+	uint64_t sampled_ns;
+};
+
+static int poke_load(void *ctx, void *value, size_t len, uint64_t used_ns)
+{
+	const struct load_poke *p = ctx;
+	struct test_load_prefix *st = value;
+
+	(void)used_ns;
+	if (len < sizeof(*st))
+		return SNAP_KEEP;
+	for (int i = 0; i < 3; i++)
+		st->avenrun[i] = p->avenrun;
+	st->sampled_ns = p->sampled_ns;
+	return SNAP_WRITE;
+}
+
+static void expect_loadavg(struct worker_ctx *w, const char *averages)
+{
+	char want[128];
+
+	CHECK(file_loadavg(w, self) == 0);
+	snprintf(want, sizeof(want), "%s 1/1 %d\n", averages, (int)self);
+	CHECK(w->out.len < sizeof(want));
+	if (w->out.len < sizeof(want)) {
+		char got[128];
+
+		memcpy(got, w->out.data, w->out.len);
+		got[w->out.len] = '\0';
+		CHECK_STR(got, want);
+	}
+}
+
+/* The averages of every container set to 1.00, sampled at sampled_ns. */
+static void set_loads(struct worker_ctx *w, uint64_t sampled_ns)
+{
+	snap_update_each(&w->shm, SNAP_LOAD, &w->who, poke_load,
+	                 &(struct load_poke){.avenrun = 2048, .sampled_ns = sampled_ns});
+}
+
+static void threads_of_c1_are_us(void)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%d\n", (int)self);
+	write_file(C1 "/cgroup.threads", text);
+	write_file(C1 "/app/cgroup.threads", "");
+}
+
+static void test_loadavg(struct worker_ctx *w)
+{
+	w->shm.hdr->config.opts |= LX_OPT_LOADAVG;
+	threads_of_c1_are_us();
+	as_reader(w, C1, 0);
+	expect_loadavg(w, "0.00 0.00 0.00"); /* a container seen for the first time */
+	set_loads(w, now_ns());
+	expect_loadavg(w, "1.00 1.00 1.00");
+
+	/* made again: an old reader still sees the averages until the next sample... */
+	recreate_c1();
+	expect_loadavg(w, "1.00 1.00 1.00");
+	/* ...the new container's first reader starts them afresh */
+	as_reader(w, C1, now_ns());
+	expect_loadavg(w, "0.00 0.00 0.00");
+
+	/* the sampler: the same cgroup carries on (one runnable thread keeps 1.00)... */
+	as_reader(w, C1, 0);
+	set_loads(w, 0);
+	loadavg_sample(w);
+	expect_loadavg(w, "1.00 1.00 1.00");
+	/* ...a cgroup made again starts at 0 */
+	set_loads(w, 0);
+	recreate_c1();
+	loadavg_sample(w);
+	expect_loadavg(w, "0.00 0.00 0.00");
+	w->shm.hdr->config.opts &= ~LX_OPT_LOADAVG;
 }
 
 static void test_values(struct worker_ctx *w)
@@ -256,6 +428,8 @@ int main(void)
 	}
 	point_at_copy(w);
 
+	test_floors(w);
+	test_loadavg(w);
 	test_values(w);
 	test_identity(w, proc_fd);
 
