@@ -28,6 +28,8 @@
 #   in_init_bg / init_wait / init_job_out   the same, in the background
 #   destroy_container NAME... kill their pid namespaces, remove their cgroups
 #   ct_join_cgroups [--need] NAME CTRL...  cgroups in more v1 hierarchies (cpu, cpuacct, blkio)
+#   restart_container NAME    destroyed and made again as before: new cgroups at the same
+#                             paths, a new init (lxc-stop -k; lxc-start, docker restart)
 #   ct_bind_cpu_online NAME   bind lxcfs' sys/devices/system/cpu/online in the container
 #   readloop_bin              path of tests/tools/readloop for this build
 #   expect_eq, expect_near, meminfo_kb, fail, skip, differs_upstream, pass
@@ -590,12 +592,15 @@ cg_base()
 # runtimes do. The init is a tiny agent: in_init runs commands as its children.
 
 declare -A CT_INIT=() CT_UNSHARE=() CT_DIR=() CT_CGS=()
+declare -A CT_ARGS=() CT_JOINED=() # what restart_container makes again
 
 # make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...]
 make_container()
 {
 	local name=$1 kv mem="" cpus="" files=meminfo base dir ctdir cgs="" init="" f
 	shift
+	CT_ARGS[$name]="$*"
+	CT_JOINED[$name]=
 	for kv in "$@"; do
 		case $kv in
 		mem=*) mem=${kv#mem=} ;;
@@ -636,6 +641,7 @@ make_container()
 	fi
 	ctdir=$TEST_TMP/ct/$name
 	mkdir -p "$ctdir/jobs"
+	rm -f "$ctdir/fifo" "$ctdir/ready" # a container of the same name before (restart_container)
 	mkfifo "$ctdir/fifo"
 	cat >"$ctdir/init.sh" <<'EOF'
 # pid 1 of a test container: bind the lxcfs files, then run jobs on request.
@@ -797,8 +803,27 @@ ct_join_cgroups()
 		mkdir "$dir" || fail "mkdir $dir"
 		state_add cgroups "$dir"
 		CT_CGS[$name]+=" $dir"
+		CT_JOINED[$name]+=" $ctl"
 		echo "$init" >"$dir/cgroup.procs" || fail "container $name: cannot move init $init to $dir"
 	done
+}
+
+# restart_container NAME: what lxc-stop -k; lxc-start or docker restart do to
+# a container: its pid namespace killed and its cgroups removed, then new
+# cgroups made at the same paths (the same limits and bound files, the same
+# extra v1 hierarchies of ct_join_cgroups) with a new init in them.
+restart_container()
+{
+	local name=$1 args joined
+	args=${CT_ARGS[$name]:-}
+	joined=${CT_JOINED[$name]:-}
+	[ -n "${CT_UNSHARE[$name]:-}" ] || fail "restart_container: no container $name"
+	destroy_container "$name"
+	# shellcheck disable=SC2086
+	make_container "$name" $args
+	# shellcheck disable=SC2086
+	[ -z "$joined" ] || ct_join_cgroups --need "$name" $joined
+	log "container $name restarted: init pid ${CT_INIT[$name]}"
 }
 
 # ct_bind_cpu_online NAME: bind lxcfs' sys/devices/system/cpu/online over the
@@ -849,7 +874,7 @@ keep_failure_logs()
 # Runs on every exit path: undo everything, then print the verdict.
 test_finish()
 {
-	local rc=$1 reason="" skipped="" ct p
+	local rc=$1 reason="" skipped="" p
 	trap - EXIT INT TERM
 	trap '' USR1
 	set +e

@@ -351,7 +351,7 @@ log "$NCT containers, $reads stat reads, $back went backwards (largest step $bac
 [ ${#bad[@]} = 0 ] || fail "a stat reader under eviction: ${bad[0]}"
 [ $reads -ge $((NCT * 20)) ] || fail "only $reads stat reads by $NCT readers in $ESECS s"
 names=()
-for ((i = 0; i < NCT; i++)); do names+=(ev$i); done
+for ((i = 0; i < NCT; i++)); do names+=("ev$i"); done
 destroy_container "${names[@]}"
 stop_lxcfs
 pass
