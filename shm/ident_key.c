@@ -26,8 +26,12 @@ uint64_t ident_container_key(const struct cont_paths *p)
 {
 	struct snap_key k;
 
-	/* Paths are NUL-padded to their full size, so the bytes are canonical. */
-	snap_hash(p, sizeof(*p), &k);
+	/*
+	 * The paths alone (NUL-padded to their full size, so the bytes are
+	 * canonical): a container restarted under the same name is the same
+	 * tenant, however its seen_ns differs.
+	 */
+	snap_hash(p->path, sizeof(p->path), &k);
 	return k.h1 ? k.h1 : 1;
 }
 

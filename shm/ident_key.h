@@ -32,9 +32,16 @@ struct pid_value {
 #define IDENT_PATH_MAX 255
 #define IDENT_NPATHS   6 /* one per controller the workers know, and the unified tree last */
 
-/* SNAP_CONT value under an init's key: its cgroup per controller, "" where absent. */
+/*
+ * SNAP_CONT value under an init's key: its cgroup per controller, "" where
+ * absent. seen_ns: CLOCK_MONOTONIC when its init was first seen in these
+ * cgroups (0: unknown). A container restarted under the same name has a new
+ * init in cgroups made again at the same paths: whatever was read from those
+ * paths before seen_ns may be its predecessor's (worker_value_ttl_ns).
+ */
 struct cont_paths {
 	char path[IDENT_NPATHS][IDENT_PATH_MAX + 1];
+	uint64_t seen_ns;
 };
 
 _Static_assert(sizeof(struct pid_value) <= SNAP_PID_VALUE, "pid value outgrew its table");

@@ -8,8 +8,14 @@
  *      table, content chunks, snapshot tables.
  *   2: snapshot tables for cpusets and quotas, CPU time, pressure and I/O.
  *   3: containers (tenants) and their quotas: each handle names the container
- *      it is charged to and the chunks its content holds; completions carry
- *      the handle, a container key and the chunks published.
+ *      it is charged to, the chunks its content holds and its inode;
+ *      completions carry the handle, a container key and the chunks
+ *      published; the serving master and the FUSE connection's state. The
+ *      stat floor and loadavg tables are state tables (snap.h: two buckets
+ *      per key, sized by SNAP_STATE_CAPACITY, flags in the table
+ *      descriptors); when a container's init was first seen in its cgroups,
+ *      after its paths in the container table; cgroup lives (cg_life) in the
+ *      stat floors' header, the CPU time values and the load states.
  *
  * Who writes what:
  *   header        master, before any worker starts (config.virt_off: master, any time)
@@ -45,7 +51,7 @@
 
 /* Value room per snapshot table (the workers' structs must fit: checked at build). */
 #define SNAP_PID_VALUE    32
-#define SNAP_CONT_VALUE   1536
+#define SNAP_CONT_VALUE   1552 /* six paths of 256 bytes and when they were first seen */
 #define SNAP_MEM_VALUE    512
 #define SNAP_LOAD_VALUE   512
 #define SNAP_PATH_VALUE   512   /* struct sysfs_node: a type and a path of at most 400 bytes */
@@ -53,6 +59,15 @@
 #define SNAP_IO_VALUE     1024  /* I/O figures of up to 9 devices (more: read live) */
 #define SNAP_PATH_ENTRIES 65536 /* a 1024-CPU host's tree, with room to spare */
 #define SNAP_HOST_ENTRIES 32
+/*
+ * Entries of each state table (stat floors, load averages): never fewer than
+ * SNAP_STATE_MIN whatever --max-cgroups says (that bounds a cache; these are
+ * what readers were shown), and a quarter more than asked so that the two
+ * buckets of a key seldom are both full before the table is.
+ */
+#define SNAP_STATE_MIN              1024
+#define SNAP_STATE_CAPACITY(cgroups) \
+	(((cgroups) > SNAP_STATE_MIN ? (cgroups) : SNAP_STATE_MIN) / 4 * 5)
 #define SHM_RING_SLOTS    256 /* per ring, a power of two */
 #define SHM_CHUNK_SIZE    4096
 
@@ -215,13 +230,13 @@ struct shm_sizes {
 	uint32_t tenant_chunks;
 };
 
-/* A /proc/stat floor: the "cpu" line then one per CPU, ten counters each. */
+/* A /proc/stat floor: a header, the "cpu" line then one per CPU, ten counters each. */
 #define SNAP_STAT_FIELDS      10
 /* A cpuset of the host's CPUs (a word per 64) and a header; a CFS quota fits too. */
 #define SNAP_CPU_VALUE(cpus) (8 + ((uint64_t)(cpus) + 63) / 64 * 8)
 /* CPU time per CPU (user, system) and totals: 16 bytes a CPU and a header. */
 #define SNAP_ACCT_VALUE(cpus) (64 + (uint64_t)(cpus) * 16)
-#define SNAP_STAT_VALUE(cpus) (((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
+#define SNAP_STAT_VALUE(cpus) (16 + ((uint64_t)(cpus) + 1) * SNAP_STAT_FIELDS * sizeof(uint64_t))
 
 /* Master: create and initialise a region. Returns 0 or -errno. */
 int shm_create(struct shm *s, const struct shm_sizes *sz);

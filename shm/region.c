@@ -47,16 +47,20 @@ static void shm_geometry(const struct shm_sizes *sz, struct shm_geometry *g)
 		struct snap_table_desc *d = &g->tables[t];
 		/*
 		 * A container's cpuset and its CFS quota are two entries of SNAP_CPU,
-		 * its three pressure files three of SNAP_PSI.
+		 * its three pressure files three of SNAP_PSI. The state tables are
+		 * not a cache: sized apart, with room to spare (layout.h).
 		 */
+		bool state = t == SNAP_STAT || t == SNAP_LOAD;
 		uint32_t cap = t == SNAP_PID    ? sz->max_pids
 			       : t == SNAP_HOST ? SNAP_HOST_ENTRIES
 			       : t == SNAP_PATH ? SNAP_PATH_ENTRIES
 			       : t == SNAP_CPU  ? 2 * sz->max_cgroups
 			       : t == SNAP_PSI  ? 3 * sz->max_cgroups
+			       : state          ? SNAP_STATE_CAPACITY(sz->max_cgroups)
 						: sz->max_cgroups;
 
 		memset(d, 0, sizeof(*d));
+		d->flags = state ? SNAP_TABLE_STATE : 0;
 		d->value_size = t == SNAP_HOST   ? sz->host_size
 		                : t == SNAP_STAT ? (uint32_t)SNAP_STAT_VALUE(sz->host_cpus)
 		                : t == SNAP_ACCT ? (uint32_t)SNAP_ACCT_VALUE(sz->host_cpus)

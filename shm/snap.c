@@ -220,28 +220,65 @@ static void slot_write(const struct shm *s, enum snap_table_id t, struct snap_sl
 	atomic_store_explicit(&sl->seq, seq + 1, memory_order_release);
 }
 
-static uint32_t bucket_of(const struct shm *s, enum snap_table_id t, const struct snap_key *key)
+/*
+ * The slots a key may live in: its bucket, and for a state table a second
+ * one chosen by the other half of the hash (see snap.h).
+ */
+struct snap_ways {
+	uint32_t base[2]; /* first slot of each bucket */
+	uint32_t n;       /* slots in all: SNAP_WAYS or 2 * SNAP_WAYS */
+};
+
+static void ways_of(const struct shm *s, enum snap_table_id t, const struct snap_key *key,
+                    struct snap_ways *w)
 {
-	return (uint32_t)(key->h1 & (s->tables[t].nbuckets - 1)) * SNAP_WAYS;
+	uint32_t nb = s->tables[t].nbuckets, b1 = (uint32_t)(key->h1 & (nb - 1)), b2;
+
+	w->base[0] = w->base[1] = b1 * SNAP_WAYS;
+	w->n = SNAP_WAYS;
+	if (!(s->tables[t].flags & SNAP_TABLE_STATE) || nb < 2)
+		return;
+	b2 = (uint32_t)(key->h2 & (nb - 1));
+	w->base[1] = (b2 == b1 ? b1 ^ 1 : b2) * SNAP_WAYS;
+	w->n = 2 * SNAP_WAYS;
+}
+
+static struct snap_slot *way_slot(const struct shm *s, enum snap_table_id t,
+                                  const struct snap_ways *w, uint32_t i)
+{
+	return slot_at(s, t, w->base[i / SNAP_WAYS] + i % SNAP_WAYS);
+}
+
+static bool slot_unused(const struct snap_slot *sl)
+{
+	return sl->key.h1 == 0 && sl->key.h2 == 0;
 }
 
 /*
- * The slot a new key should take: an unused one, else one a dead writer left
- * half-written (its sequence odd, its lease holder gone), else the least
- * recently used.
+ * The slot a new key should take: an unused one (in a state table, in the
+ * bucket with more of them), else one a dead writer left half-written (its
+ * sequence odd, its lease holder gone), else the least recently used. A state
+ * table gives only an entry unused for SNAP_STATE_IDLE_NS: NULL when there is
+ * none, the table is full for this key.
  */
-static struct snap_slot *victim(const struct shm *s, enum snap_table_id t, uint32_t base)
+static struct snap_slot *victim(const struct shm *s, enum snap_table_id t,
+                                const struct snap_ways *w)
 {
-	struct snap_slot *best = NULL;
+	struct snap_slot *best = NULL, *empty[2] = {NULL, NULL};
 	uint64_t best_used = UINT64_MAX;
+	unsigned nempty[2] = {0, 0};
 
-	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
-		struct snap_slot *sl = slot_at(s, t, base + w);
+	for (uint32_t i = 0; i < w->n; i++) {
+		struct snap_slot *sl = way_slot(s, t, w, i);
 		uint64_t used = atomic_load_explicit(&sl->used_ns, memory_order_relaxed);
 		uint64_t lease = atomic_load_explicit(&sl->lease, memory_order_relaxed);
 
-		if (sl->key.h1 == 0 && sl->key.h2 == 0)
-			return sl;
+		if (slot_unused(sl)) {
+			if (!empty[i / SNAP_WAYS])
+				empty[i / SNAP_WAYS] = sl;
+			nempty[i / SNAP_WAYS]++;
+			continue;
+		}
 		if ((atomic_load_explicit(&sl->seq, memory_order_relaxed) & 1) &&
 		    (lease == 0 || lease_dead(s, lease)))
 			return sl;
@@ -250,15 +287,20 @@ static struct snap_slot *victim(const struct shm *s, enum snap_table_id t, uint3
 			best_used = used;
 		}
 	}
+	if (empty[0] || empty[1])
+		return nempty[1] > nempty[0] ? empty[1] : empty[0] ? empty[0] : empty[1];
+	if (best && (s->tables[t].flags & SNAP_TABLE_STATE) &&
+	    best_used + SNAP_STATE_IDLE_NS > mono_ns())
+		return NULL;
 	return best;
 }
 
-/* Whether key is in a slot of the bucket other than skip (a racing insert). */
-static bool key_elsewhere(const struct shm *s, enum snap_table_id t, uint32_t base,
+/* Whether key is in one of its slots other than skip (a racing insert). */
+static bool key_elsewhere(const struct shm *s, enum snap_table_id t, const struct snap_ways *w,
                           const struct snap_key *key, const struct snap_slot *skip)
 {
-	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
-		struct snap_slot *sl = slot_at(s, t, base + w);
+	for (uint32_t i = 0; i < w->n; i++) {
+		struct snap_slot *sl = way_slot(s, t, w, i);
 		uint64_t filled;
 		size_t len;
 
@@ -270,10 +312,13 @@ static bool key_elsewhere(const struct shm *s, enum snap_table_id t, uint32_t ba
 	return false;
 }
 
-static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
+/* Read the value without storing it; prev: out holds the entry's last value (see snap.h). */
+static int fill_live(snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len, bool prev,
                      const struct snap_who *who)
 {
 	atomic_fetch_add_explicit(&who->c->live, 1, memory_order_relaxed);
+	if (!prev)
+		*len = 0;
 	return fill(ctx, out, size, len);
 }
 
@@ -301,20 +346,21 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
              uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
              const struct snap_who *who)
 {
-	uint32_t base = bucket_of(s, t, key);
 	uint64_t deadline = 0;
+	struct snap_ways ways;
 
 	if (ttl_ns == 0)
-		return fill_live(fill, ctx, out, size, len, who);
+		return fill_live(fill, ctx, out, size, len, false, who);
+	ways_of(s, t, key, &ways);
 	for (;;) {
 		struct snap_slot *found = NULL, *sl;
 		uint64_t filled = 0, now;
 		bool busy = false;
 
-		for (uint32_t w = 0; w < SNAP_WAYS && !found; w++) {
+		for (uint32_t i = 0; i < ways.n && !found; i++) {
 			int r;
 
-			sl = slot_at(s, t, base + w);
+			sl = way_slot(s, t, &ways, i);
 			r = slot_read(s, t, sl, key, out, size, len, &filled);
 			if (r == 1)
 				found = sl;
@@ -337,27 +383,35 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 			sched_yield();
 			continue;
 		}
-		sl = found ? found : victim(s, t, base);
-		if (sl && lease_take(s, sl, who)) {
-			/* Someone may have refreshed or inserted it between our read and the lease.
-			 */
-			if (found && slot_read(s, t, sl, key, out, size, len, &filled) == 1 &&
-			    mono_ns() - filled < ttl_ns) {
-				lease_drop(sl);
-				atomic_fetch_add_explicit(&who->c->hits, 1, memory_order_relaxed);
-				return 0;
+		sl = found ? found : victim(s, t, &ways);
+		if (!sl) /* a full state table: no room for this key now */
+			return fill_live(fill, ctx, out, size, len, false, who);
+		if (lease_take(s, sl, who)) {
+			bool prev = false;
+
+			/* Someone may have refreshed or inserted it since our read. */
+			if (found) {
+				prev = slot_read(s, t, sl, key, out, size, len, &filled) == 1;
+				if (prev && mono_ns() - filled < ttl_ns) {
+					lease_drop(sl);
+					atomic_fetch_add_explicit(&who->c->hits, 1,
+					                          memory_order_relaxed);
+					return 0;
+				}
 			}
-			if (!found && key_elsewhere(s, t, base, key, sl)) {
+			if (!found && key_elsewhere(s, t, &ways, key, sl)) {
 				lease_drop(sl);
 				if (mono_ns() > deadline)
-					return fill_live(fill, ctx, out, size, len, who);
+					return fill_live(fill, ctx, out, size, len, false, who);
 				continue;
 			}
+			if (!prev)
+				*len = 0;
 			return refresh(s, t, sl, key, label, fill, ctx, out, size, len, who);
 		}
 		/* Another worker holds it: its refresh will serve us too, unless it is slow. */
 		if (now > deadline)
-			return fill_live(fill, ctx, out, size, len, who);
+			return fill_live(fill, ctx, out, size, len, found != NULL, who);
 		atomic_fetch_add_explicit(&who->c->waits, 1, memory_order_relaxed);
 		sched_yield();
 	}
@@ -366,11 +420,12 @@ int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, co
 void snap_drop(struct shm *s, enum snap_table_id t, const struct snap_key *key,
                const struct snap_who *who)
 {
-	uint32_t base = bucket_of(s, t, key);
 	static const struct snap_key none;
+	struct snap_ways ways;
 
-	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
-		struct snap_slot *sl = slot_at(s, t, base + w);
+	ways_of(s, t, key, &ways);
+	for (uint32_t i = 0; i < ways.n; i++) {
+		struct snap_slot *sl = way_slot(s, t, &ways, i);
 
 		if (!key_eq(&sl->key, key) || !lease_take(s, sl, who))
 			continue;
@@ -518,10 +573,11 @@ unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap
 int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
                 const struct snap_who *who, snap_modify_fn fn, void *ctx)
 {
-	uint32_t base = bucket_of(s, t, key), vsize = s->tables[t].value_size;
+	uint32_t vsize = s->tables[t].value_size;
 	uint64_t deadline = mono_ns() + SNAP_WAIT_NS;
 	static unsigned char *value;
 	static uint32_t value_cap;
+	struct snap_ways ways;
 
 	if (value_cap < vsize) {
 		unsigned char *bigger = realloc(value, vsize);
@@ -531,20 +587,23 @@ int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key,
 		value = bigger;
 		value_cap = vsize;
 	}
+	ways_of(s, t, key, &ways);
 	for (;;) {
 		struct snap_slot *found = NULL, *sl;
 		uint64_t filled = 0;
 		size_t len = 0;
 		int r;
 
-		for (uint32_t w = 0; w < SNAP_WAYS && !found; w++) {
-			sl = slot_at(s, t, base + w);
+		for (uint32_t i = 0; i < ways.n && !found; i++) {
+			sl = way_slot(s, t, &ways, i);
 			if (slot_read(s, t, sl, key, NULL, 0, &len, &filled) == 1)
 				found = sl;
 		}
-		sl = found ? found : victim(s, t, base);
-		if (sl && lease_take(s, sl, who)) {
-			if (!found && key_elsewhere(s, t, base, key, sl)) {
+		sl = found ? found : victim(s, t, &ways);
+		if (!sl)
+			return -ENOSPC; /* a full state table: no room for this key now */
+		if (lease_take(s, sl, who)) {
+			if (!found && key_elsewhere(s, t, &ways, key, sl)) {
 				lease_drop(sl);
 				if (mono_ns() > deadline)
 					return -EBUSY;
@@ -575,12 +634,13 @@ int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key,
 int snap_peek(const struct shm *s, enum snap_table_id t, const struct snap_key *key, void *out,
 	      size_t size, size_t *len)
 {
-	uint32_t base = bucket_of(s, t, key);
+	struct snap_ways ways;
 	bool busy = false;
 
-	for (uint32_t w = 0; w < SNAP_WAYS; w++) {
+	ways_of(s, t, key, &ways);
+	for (uint32_t i = 0; i < ways.n; i++) {
 		uint64_t filled;
-		int r = slot_read(s, t, slot_at(s, t, base + w), key, out, size, len, &filled);
+		int r = slot_read(s, t, way_slot(s, t, &ways, i), key, out, size, len, &filled);
 
 		if (r == 1)
 			return 0;

@@ -14,6 +14,18 @@
  *     as missing until the next writer completes it.
  * A bucket holds SNAP_WAYS slots; a new key takes an empty slot or evicts the
  * least recently used one of its bucket. Capacity is fixed at creation.
+ *
+ * Two tables hold state rather than a cache of what cgroupfs says: the
+ * /proc/stat floors (SNAP_STAT) and the load averages (SNAP_LOAD). Losing an
+ * entry there breaks a promise (counters never go backwards, averages carry
+ * on), so they are SNAP_TABLE_STATE tables, sized apart from the snapshot
+ * (see layout.h) and evicted differently:
+ *   - a key may live in either of two buckets and a new key goes to the one
+ *     with more room, so a table fills evenly before any bucket overflows;
+ *   - only an entry nobody used for SNAP_STATE_IDLE_NS makes room for a new
+ *     key; when both buckets hold only entries in use, the new key is not
+ *     stored (snap_get reads it live, snap_modify returns -ENOSPC) and the
+ *     entries in use keep their state.
  */
 #ifndef LXCFS_SNAP_H
 #define LXCFS_SNAP_H
@@ -58,13 +70,18 @@ struct snap_slot {
 	                          /* value bytes follow, the table's value_size */
 };
 
+/* Unused this long, a state table's entry may make room for another key. */
+#define SNAP_STATE_IDLE_NS (600ULL * 1000000000ULL)
+
+#define SNAP_TABLE_STATE (1u << 0) /* two buckets per key, only idle entries evicted */
+
 /* Where a table lives in the region: fixed at creation, copied privately at attach. */
 struct snap_table_desc {
 	uint64_t off;      /* from the region base */
 	uint32_t nbuckets; /* a power of two */
 	uint32_t value_size;
 	uint32_t slot_size;
-	uint32_t pad;
+	uint32_t flags; /* SNAP_TABLE_* */
 };
 
 /* Counters a worker keeps in its own shm slot (written by it alone). */
@@ -90,7 +107,10 @@ struct snap_who {
 
 /*
  * Fill value (size bytes of room) for the key; set *len. Returns 0 or -errno.
- * Runs with the slot's lease held: only the time it takes is at stake.
+ * Runs with the slot's lease held: only the time it takes is at stake. On
+ * entry, when the key had an entry (a stale one being refreshed), value holds
+ * its last value and *len its length; for a new key *len is 0. A fill may
+ * carry something over from it (what stays true across refreshes).
  */
 typedef int (*snap_fill_fn)(void *ctx, void *value, size_t size, size_t *len);
 
@@ -106,9 +126,10 @@ uint64_t snap_table_bytes(uint32_t capacity, uint32_t value_size, uint32_t *nbuc
 /*
  * The value for key, read within the last ttl_ns (0: always read live, never
  * stored). Copies it to out (size bytes) and sets *len. On a miss or a stale
- * entry, fill() reads it (once, whoever else asks at the same time).
- * label names the key in dumps (truncated). Returns 0 or fill's -errno; an
- * entry fill() failed for is not stored.
+ * entry, fill() reads it (once, whoever else asks at the same time); a key a
+ * full state table has no room for is read live too. label names the key in
+ * dumps (truncated). Returns 0 or fill's -errno; an entry fill() failed for
+ * is not stored.
  */
 int snap_get(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,
              uint64_t ttl_ns, snap_fill_fn fill, void *ctx, void *out, size_t size, size_t *len,
@@ -162,7 +183,8 @@ enum { SNAP_KEEP, SNAP_WRITE, SNAP_DROP };
  * Change key's value in place with its lease held (inserting it, zeroed, if
  * absent): fn gets the value (size bytes of room, *len its length, 0 when
  * new) and returns SNAP_WRITE to store it. Waits at most the snapshot's wait
- * bound for another holder; returns 0, -EBUSY, or fn's -errno.
+ * bound for another holder; returns 0, -EBUSY, -ENOSPC (a state table with no
+ * room for a new key), or fn's -errno.
  */
 typedef int (*snap_modify_fn)(void *ctx, void *value, size_t size, size_t *len);
 int snap_modify(struct shm *s, enum snap_table_id t, const struct snap_key *key, const char *label,

@@ -334,16 +334,12 @@ static int cgc_open_version(int root_fd, const char *path, int version, int want
 	return cg_open(root_fd, path);
 }
 
-int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacct *out)
+int cg_read_cpuacct_at(int fd, struct cg_cpuacct *out)
 {
 	char buf[CGC_VALUE_BUF];
 	struct fbuf b = {0};
 	ssize_t n;
-	int fd, ret;
-
-	fd = cgc_open_version(root_fd, path, version, 1, out);
-	if (fd < 0)
-		return fd;
+	int ret;
 
 	n = cgc_read_value(fd, "cpuacct.usage", buf, sizeof(buf));
 	ret = n < 0 ? (int)n : cg_parse_u64(buf, cg_trim(buf, (size_t)n), &out->usage_ns);
@@ -358,8 +354,19 @@ int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacc
 	else
 		ret = cg_parse_cpuacct_all(b.data, (size_t)n, out);
 out:
-	close(fd);
 	free(b.data);
+	return ret;
+}
+
+int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacct *out)
+{
+	int fd, ret;
+
+	fd = cgc_open_version(root_fd, path, version, 1, out);
+	if (fd < 0)
+		return fd;
+	ret = cg_read_cpuacct_at(fd, out);
+	close(fd);
 	return ret;
 }
 
@@ -393,18 +400,26 @@ int cg_parse_cpu_stat(const char *text, size_t len, struct cg_cpu_stat *out)
 	return 0;
 }
 
-int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cpu_stat *out)
+int cg_read_cpu_stat_at(int fd, struct cg_cpu_stat *out)
 {
 	struct fbuf b = {0};
 	ssize_t n;
+	int ret;
+
+	n = cg_read_text(fd, "cpu.stat", &b);
+	ret = n < 0 ? (int)n : cg_parse_cpu_stat(b.data, (size_t)n, out);
+	free(b.data);
+	return ret;
+}
+
+int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cpu_stat *out)
+{
 	int fd, ret;
 
 	fd = cgc_open_version(root_fd, path, version, 2, out);
 	if (fd < 0)
 		return fd;
-	n = cg_read_text(fd, "cpu.stat", &b);
-	ret = n < 0 ? (int)n : cg_parse_cpu_stat(b.data, (size_t)n, out);
+	ret = cg_read_cpu_stat_at(fd, out);
 	close(fd);
-	free(b.data);
 	return ret;
 }

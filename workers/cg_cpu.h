@@ -45,8 +45,14 @@ int cg_read_cfs(int root_fd, int version, const char *path, unsigned *cpus);
  */
 int cg_read_cpuacct(int root_fd, int version, const char *path, struct cg_cpuacct *out);
 
+/* cg_read_cpuacct of the v1 cgroup directory open at dirfd (O_PATH will do). */
+int cg_read_cpuacct_at(int dirfd, struct cg_cpuacct *out);
+
 /* v2 cpu.stat usage_usec, user_usec, system_usec of the cgroup (version must be 2). */
 int cg_read_cpu_stat_v2(int root_fd, int version, const char *path, struct cg_cpu_stat *out);
+
+/* cg_read_cpu_stat_v2 of the v2 cgroup directory open at dirfd. */
+int cg_read_cpu_stat_at(int dirfd, struct cg_cpu_stat *out);
 
 /* Parse a cpuacct.usage_all text ("cpu user system" then "N user system" lines). */
 int cg_parse_cpuacct_all(const char *text, size_t len, struct cg_cpuacct *out);

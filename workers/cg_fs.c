@@ -4,6 +4,7 @@
 #include <linux/openat2.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -128,6 +129,16 @@ int cg_open(int root_fd, const char *path)
 	 * the way: the walk gives the answer it always gave.
 	 */
 	return cg_walk(root_fd, path, 0, NULL, NULL, NULL);
+}
+
+int cg_life(int dirfd, uint64_t *life)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	*life = (uint64_t)st.st_ino;
+	return 0;
 }
 
 ssize_t cg_read_small(int dirfd, const char *name, char *buf, size_t size)

@@ -27,6 +27,16 @@ int cg_walk(int root_fd, const char *path, int version, cg_visit_fn visit, void 
 int cg_open(int root_fd, const char *path);
 
 /*
+ * Which life of a cgroup the directory open at dirfd is: its inode number.
+ * cgroupfs (kernfs) numbers each directory it makes with a 64-bit id that
+ * only grows within a hierarchy and is never given again while the system
+ * runs (on v2 it is the cgroup id): a cgroup removed and made again at the
+ * same path, as a restarted container's is, has a larger one. An fstat() of
+ * a descriptor the caller holds anyway: about a microsecond. 0 or -errno.
+ */
+int cg_life(int dirfd, uint64_t *life);
+
+/*
  * Read file name in dirfd with one read(). Returns the length, -errno, or
  * -EFBIG when the text filled the buffer (it may have been cut). Counts
  * toward cg_files_read.

@@ -450,33 +450,39 @@ static int tw_walk(struct task_walk *tw, int dirfd, unsigned int depth)
 	return ret;
 }
 
-int cg_count_tasks(int root_fd, int version, const char *path, unsigned *running, unsigned *total,
-                   pid_t *last)
+int cg_count_tasks_at(int dirfd, int version, unsigned *running, unsigned *total, pid_t *last)
 {
 	struct task_walk tw = {.proc_fd = -1};
-	int dirfd, ret;
+	int ret;
 
 	if (!running || !total || !last || (version != 1 && version != 2))
 		return -EINVAL;
 	tw.file = version == 1 ? "tasks" : "cgroup.threads";
-	dirfd = cg_open(root_fd, path);
-	if (dirfd < 0)
-		return dirfd;
 	tw.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (tw.proc_fd < 0) {
-		ret = -errno;
-		goto out;
-	}
+	if (tw.proc_fd < 0)
+		return -errno;
 	ret = tw_walk(&tw, dirfd, 0);
 	if (ret == 0) {
 		*running = tw.running;
 		*total = tw.total;
 		*last = tw.last;
 	}
-out:
 	free(tw.buf.data);
-	if (tw.proc_fd >= 0)
-		close(tw.proc_fd);
+	close(tw.proc_fd);
+	return ret;
+}
+
+int cg_count_tasks(int root_fd, int version, const char *path, unsigned *running, unsigned *total,
+                   pid_t *last)
+{
+	int dirfd, ret;
+
+	if (!running || !total || !last || (version != 1 && version != 2))
+		return -EINVAL;
+	dirfd = cg_open(root_fd, path);
+	if (dirfd < 0)
+		return dirfd;
+	ret = cg_count_tasks_at(dirfd, version, running, total, last);
 	close(dirfd);
 	return ret;
 }

@@ -58,6 +58,9 @@ int cg_read_io(int root_fd, int version, const char *path, struct io_dev_stats *
 int cg_count_tasks(int root_fd, int version, const char *path, unsigned *running, unsigned *total,
                    pid_t *last);
 
+/* cg_count_tasks of the cgroup directory open at dirfd (its O_PATH fd will do). */
+int cg_count_tasks_at(int dirfd, int version, unsigned *running, unsigned *total, pid_t *last);
+
 /*
  * CPU time used by the cgroup at path and its descendants, in nanoseconds:
  * v1 cpuacct.usage, v2 the usage_usec line of cpu.stat. Returns 0, -ENOENT,

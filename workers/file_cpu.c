@@ -149,11 +149,12 @@ static struct cg_cpuacct *cpu_acct_buf(void)
 
 /*
  * The container's CPU time into sv: per CPU from v1 cpuacct, else totals from
- * v2 cpu.stat, else none (sv shows the host's lines). Logs and returns -errno
- * when a controller is there but its figures cannot be read.
+ * v2 cpu.stat, else none (sv shows the host's lines), and the life of the
+ * cgroup it was read from (0: none read). Logs and returns -errno when a
+ * controller is there but its figures cannot be read.
  */
 static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
-                        struct cg_cpu_stat *cs)
+                        struct cg_cpu_stat *cs, uint64_t *life)
 {
 	const struct cg_hier *acct_h = &w->layout.ctrl[CG_CPUACCT];
 	const struct cg_hier *cpu_h = &w->layout.ctrl[CG_CPU];
@@ -170,7 +171,7 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 			worker_fallback(w, "stat", "cpuacct cgroup lookup", pid, NULL, err);
 			return err;
 		}
-		err = snap_cpuacct(w, path, acct);
+		err = snap_cpuacct(w, path, acct, life);
 		if (err < 0) {
 			worker_fallback(w, "stat", "cpuacct usage", pid, path, err);
 			return err;
@@ -182,7 +183,7 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 			worker_fallback(w, "stat", "cpu cgroup lookup", pid, NULL, err);
 			return err;
 		}
-		err = snap_cpu_stat(w, path, cs);
+		err = snap_cpu_stat(w, path, cs, life);
 		if (err < 0) {
 			worker_fallback(w, "stat", "cpu.stat", pid, path, err);
 			return err;
@@ -192,11 +193,12 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 	return 0;
 }
 
-int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor)
+int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, uint64_t *life)
 {
 	struct stat_view sv = {.prev = floor, .next = floor};
 	struct cg_cpu_stat cs;
 	struct cpu_view v;
+	uint64_t shown = 0;
 	ssize_t n;
 	int err;
 
@@ -207,11 +209,24 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor)
 		return worker_copy_host(w);
 	if (cpu_view_of(w, "stat", pid, &v) < 0)
 		return worker_copy_host(w);
-	err = cpu_usage_of(w, pid, &sv, &cs);
+	err = cpu_usage_of(w, pid, &sv, &cs, &shown);
 	if (err == -ENOMEM)
 		return err;
 	if (err < 0)
 		return worker_copy_host(w);
+	/*
+	 * A floor belongs to one life of the usage cgroup: a container made again
+	 * at the same path starts from nothing, not from its predecessor's last
+	 * figures. Figures of an older life than the floor's (a copy taken
+	 * before the new cgroup was read) are shown as they are, floor untouched.
+	 */
+	if (floor && life && shown && shown != *life) {
+		if (shown > *life)
+			memset(floor, 0, sizeof(*floor));
+		else
+			sv.prev = sv.next = NULL;
+		*life = shown;
+	}
 
 	sv.visible = &v.visible;
 	sv.max_cpus = v.cfs_cpus;

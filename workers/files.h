@@ -10,6 +10,7 @@
 #ifndef LXCFS_FILES_H
 #define LXCFS_FILES_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 struct worker_ctx;
@@ -21,8 +22,13 @@ int file_cpuinfo(struct worker_ctx *w, pid_t pid);
 /* /proc/stat: the container's CPUs and CPU time, without a never-backwards floor. */
 int file_stat(struct worker_ctx *w, pid_t pid);
 
-/* /proc/stat clamped to floor (the container's last figures, NULL: none), updated in place. */
-int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor);
+/*
+ * /proc/stat clamped to floor (the container's last figures, NULL: none),
+ * updated in place. *life (when not NULL) is the life of the usage cgroup
+ * the floor was shown for (cg_life, 0: unknown): figures of a later life
+ * start the floor afresh, and *life is set to the life of the figures shown.
+ */
+int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, uint64_t *life);
 
 /* /sys/devices/system/cpu/online: the container's online CPUs as a list; --enable-cfs renumbers. */
 int file_cpu_online(struct worker_ctx *w, pid_t pid);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm/log.h"
@@ -57,17 +58,33 @@ struct cont_fill {
 	const struct proc_key *init;
 };
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The init's cgroups from /proc/<init>/cgroup. A refresh that finds the same
+ * paths keeps when they were first seen; other paths (the init was moved)
+ * are seen now.
+ */
 static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct cont_fill *f = ctx;
 	const struct cg_layout *l = &f->w->layout;
-	struct cont_paths *p = value;
+	struct cont_paths *p = value, prev;
 	char path[32], text[16384];
+	bool had = *len == sizeof(*p);
 	ssize_t n;
 	int fd, err;
 
 	if (size < sizeof(*p))
 		return -ENOSPC;
+	if (had)
+		memcpy(&prev, p, sizeof(prev));
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", f->init->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -105,6 +122,10 @@ static int fill_cont(void *ctx, void *value, size_t size, size_t *len)
 			p->path[c][0] = '\0';
 		}
 	}
+	p->seen_ns = mono_ns();
+	if (had && prev.seen_ns && prev.seen_ns <= p->seen_ns &&
+	    memcmp(prev.path, p->path, sizeof(p->path)) == 0)
+		p->seen_ns = prev.seen_ns;
 	*len = sizeof(*p);
 	return 0;
 }

@@ -6,14 +6,20 @@
  * state and folds the count in with the kernel's fixed-point formula;
  * containers nobody reads are dropped, so the cost follows the readers, not
  * the number of cgroups on the host.
+ *
+ * Averages belong to one life of the cgroup (cg_life): a container made again
+ * at the same path (a restart under the same name) starts at 0, noticed at
+ * its first read (its init is new: cont_paths.seen_ns) or at the next sample.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proc_render/misc.h"
 #include "shm/log.h"
+#include "workers/cg_fs.h"
 #include "workers/cg_misc.h"
 #include "workers/files_misc.h"
 #include "workers/ident.h"
@@ -23,6 +29,11 @@
 #define LOAD_IDLE_NS     (600ULL * 1000000000ULL) /* unread this long: stop sampling */
 #define LOAD_MAX_CATCHUP 12 /* periods folded in at once after a pause (1 minute) */
 
+/*
+ * One container's averages. life: of the cgroup directory they were counted
+ * in (cg_life); checked_ns: when that life was last compared with the
+ * cgroup's at path (at each sample, and when a new init is seen reading).
+ */
 struct load_state {
 	uint64_t avenrun[3];
 	uint64_t sampled_ns;
@@ -30,6 +41,8 @@ struct load_state {
 	uint32_t total;
 	int32_t last_pid;
 	int32_t version;
+	uint64_t life;
+	uint64_t checked_ns;
 	char path[IDENT_PATH_MAX + 1];
 };
 
@@ -55,27 +68,84 @@ struct load_fill {
 	const char *path;
 };
 
+/*
+ * Start st afresh for the cgroup at path, as at boot: averages 0, its
+ * threads counted now, its life noted. 0 or -errno (st untouched).
+ */
+static int load_start(struct worker_ctx *w, const char *path, struct load_state *st)
+{
+	struct load_state fresh;
+	pid_t last = 0;
+	int version, root = load_root(w, &version), fd, err;
+
+	if (strlen(path) > IDENT_PATH_MAX)
+		return -ENOSPC;
+	memset(&fresh, 0, sizeof(fresh));
+	fd = cg_open(root, path);
+	if (fd < 0)
+		return fd;
+	err = cg_life(fd, &fresh.life);
+	if (err == 0)
+		err = cg_count_tasks_at(fd, version, &fresh.running, &fresh.total, &last);
+	close(fd);
+	if (err < 0)
+		return err;
+	fresh.last_pid = last;
+	fresh.version = version;
+	fresh.sampled_ns = fresh.checked_ns = mono_ns();
+	strcpy(fresh.path, path);
+	*st = fresh;
+	return 0;
+}
+
 /* A container seen for the first time: averages start at 0, as at boot. */
 static int fill_load(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct load_fill *f = ctx;
 	struct load_state st;
-	pid_t last = 0;
-	int version, root = load_root(f->w, &version), err;
+	int err;
 
-	if (size < sizeof(st) || strlen(f->path) > IDENT_PATH_MAX)
+	if (size < sizeof(st))
 		return -ENOSPC;
-	memset(&st, 0, sizeof(st));
-	err = cg_count_tasks(root, version, f->path, &st.running, &st.total, &last);
+	err = load_start(f->w, f->path, &st);
 	if (err < 0)
 		return err;
-	st.last_pid = last;
-	st.version = version;
-	st.sampled_ns = mono_ns();
-	strcpy(st.path, f->path);
 	memcpy(value, &st, sizeof(st));
 	*len = sizeof(st);
 	return 0;
+}
+
+struct load_check {
+	struct worker_ctx *w;
+	struct load_state *st; /* in: as read; out: as stored */
+};
+
+/*
+ * Is the state still the cgroup's at its path? A cgroup made again there
+ * (a restarted container) starts afresh. Only asked when a reader's init was
+ * first seen after the state was last checked: once per new container life.
+ */
+static int check_load(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct load_check *c = ctx;
+	struct load_state *st = value;
+	uint64_t life = 0;
+	int version, root = load_root(c->w, &version), fd;
+
+	if (*len != sizeof(*st) || size < sizeof(*st))
+		return SNAP_KEEP; /* dropped meanwhile: the next read makes it anew */
+	st->path[IDENT_PATH_MAX] = '\0';
+	fd = cg_open(root, st->path);
+	if (fd < 0)
+		return SNAP_KEEP;
+	if (cg_life(fd, &life) < 0)
+		life = st->life;
+	close(fd);
+	if (life > st->life && load_start(c->w, st->path, st) < 0)
+		return SNAP_KEEP;
+	st->checked_ns = mono_ns();
+	*c->st = *st;
+	return SNAP_WRITE;
 }
 
 static ssize_t load_render_fn(const struct load_state *st, char *buf, size_t size)
@@ -106,6 +176,10 @@ int file_loadavg(struct worker_ctx *w, pid_t pid)
 	}
 	if (err == 0 && len != sizeof(st))
 		err = -EIO;
+	/* A container first seen after these averages were last checked may be a new one. */
+	if (err == 0 && w->reader_valid && w->reader.seen_ns > st.checked_ns)
+		snap_modify(&w->shm, SNAP_LOAD, &key, label, &w->who, check_load,
+		            &(struct load_check){w, &st});
 	if (err < 0) {
 		static unsigned long count;
 
@@ -140,8 +214,9 @@ static int sample_one(void *ctx, void *value, size_t len, uint64_t used_ns)
 	struct sample_ctx *c = ctx;
 	struct load_state *st = value;
 	unsigned running = 0, total = 0, periods;
+	uint64_t life = 0;
 	pid_t last = 0;
-	int version, root = load_root(c->w, &version), err;
+	int version, root = load_root(c->w, &version), fd, err;
 
 	(void)version; /* each entry keeps the version it was made with */
 	if (len != sizeof(*st) || ago(c->now, used_ns) > LOAD_IDLE_NS) {
@@ -151,7 +226,23 @@ static int sample_one(void *ctx, void *value, size_t len, uint64_t used_ns)
 	if (ago(c->now, st->sampled_ns) < LOAD_PERIOD_NS - LOAD_PERIOD_NS / 10)
 		return SNAP_KEEP;
 	st->path[IDENT_PATH_MAX] = '\0';
-	err = cg_count_tasks(root, st->version, st->path, &running, &total, &last);
+	fd = cg_open(root, st->path);
+	err = fd < 0 ? fd : cg_life(fd, &life);
+	if (err == 0 && life > st->life) {
+		/* Another cgroup at the same path: a new container, whose averages start at 0. */
+		close(fd);
+		err = load_start(c->w, st->path, st);
+		if (err == -ENOENT)
+			c->dropped++;
+		if (err < 0)
+			return err == -ENOENT ? SNAP_DROP : SNAP_KEEP;
+		c->sampled++;
+		return SNAP_WRITE;
+	}
+	if (err == 0)
+		err = cg_count_tasks_at(fd, st->version, &running, &total, &last);
+	if (fd >= 0)
+		close(fd);
 	if (err == -ENOENT) {
 		c->dropped++; /* the container is gone */
 		return SNAP_DROP;
@@ -166,7 +257,7 @@ static int sample_one(void *ctx, void *value, size_t len, uint64_t used_ns)
 	st->running = running;
 	st->total = total;
 	st->last_pid = last;
-	st->sampled_ns = c->now;
+	st->sampled_ns = st->checked_ns = c->now;
 	c->sampled++;
 	return SNAP_WRITE;
 }

@@ -207,7 +207,7 @@ ssize_t snap_cgroup(struct worker_ctx *w, enum snap_table_id t, const char *kind
 
 	snap_cgroup_key(w, kind, c, path, &key);
 	snap_label(label, sizeof(label), kind, path);
-	err = snap_get(&w->shm, t, &key, label, worker_ttl_ns(w), fill, ctx, out, size, &len,
+	err = snap_get(&w->shm, t, &key, label, worker_value_ttl_ns(w), fill, ctx, out, size, &len,
 	               &w->who);
 	return err < 0 ? err : (ssize_t)len;
 }

@@ -43,11 +43,14 @@ int snap_cpuset(struct worker_ctx *w, const char *path, struct cpuset *out);
 /* The CFS quota of the cgroup at path and its ancestors in CPUs (0: none). 0 or -errno. */
 int snap_cfs(struct worker_ctx *w, const char *path, unsigned *cpus);
 
-/* v1 cpuacct figures of the cgroup at path (per CPU). 0 or -errno. */
-int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out);
+/*
+ * v1 cpuacct figures of the cgroup at path (per CPU), and the life of the
+ * cgroup they were read from (cg_life). 0 or -errno.
+ */
+int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out, uint64_t *life);
 
-/* v2 cpu.stat totals of the cgroup at path. 0 or -errno. */
-int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out);
+/* v2 cpu.stat totals of the cgroup at path, and its life as snap_cpuacct's. 0 or -errno. */
+int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out, uint64_t *life);
 
 /*
  * Pressure file name (cpu.pressure, io.pressure, memory.pressure) of the

@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shm/layout.h"
 #include "workers/cg_cpu.h"
+#include "workers/cg_fs.h"
 #include "workers/cg_misc.h"
 #include "workers/snapshot.h"
 #include "workers/worker.h"
@@ -32,13 +34,27 @@ _Static_assert(sizeof(struct cpuset_value) + sizeof(uint64_t) <= SNAP_CPU_VALUE(
 /*
  * SNAP_ACCT value of v1 cpuacct: the total, then user and system time of CPUs
  * 0..ncpus-1 in pairs. A host with more CPUs than the table was sized for
- * (its CPUs at start) reads cpuacct live.
+ * (its CPUs at start) reads cpuacct live. life: of the cgroup directory the
+ * figures were read from (cg_life), so that what /proc/stat keeps per
+ * container (its floor) can tell a cgroup made again at the same path.
  */
 struct acct_value {
 	uint64_t usage_ns;
 	uint64_t ncpus;
+	uint64_t life;
+	uint64_t pad;
 	uint64_t ns[]; /* user, system of CPU 0, then of CPU 1, ... */
 };
+
+_Static_assert(sizeof(struct acct_value) <= SNAP_ACCT_VALUE(0), "cpuacct header outgrew its table");
+
+/* SNAP_ACCT value of v2 cpu.stat: its totals, and the life of the cgroup read. */
+struct cpu_stat_value {
+	struct cg_cpu_stat cs;
+	uint64_t life;
+};
+
+_Static_assert(sizeof(struct cpu_stat_value) <= SNAP_ACCT_VALUE(1), "cpu.stat outgrew its table");
 
 struct cpu_fill {
 	struct worker_ctx *w;
@@ -126,10 +142,17 @@ static int fill_acct(void *ctx, void *value, size_t size, size_t *len)
 	struct cpu_fill *f = ctx;
 	struct cg_cpuacct *a = f->scratch;
 	struct acct_value *v = value;
+	uint64_t life = 0;
 	size_t need;
-	int err;
+	int fd, err;
 
-	err = cg_read_cpuacct(f->w->root_fd[CG_CPUACCT], 1, f->path, a);
+	fd = cg_open(f->w->root_fd[CG_CPUACCT], f->path);
+	if (fd < 0)
+		return fd;
+	err = cg_life(fd, &life);
+	if (err == 0)
+		err = cg_read_cpuacct_at(fd, a);
+	close(fd);
 	if (err < 0)
 		return err;
 	need = sizeof(*v) + (size_t)a->ncpus * 2 * sizeof(uint64_t);
@@ -137,6 +160,8 @@ static int fill_acct(void *ctx, void *value, size_t size, size_t *len)
 		return -ENOSPC;
 	v->usage_ns = a->usage_ns;
 	v->ncpus = a->ncpus;
+	v->life = life;
+	v->pad = 0;
 	for (unsigned i = 0; i < a->ncpus; i++) {
 		v->ns[2 * i] = a->user_ns[i];
 		v->ns[2 * i + 1] = a->system_ns[i];
@@ -145,11 +170,12 @@ static int fill_acct(void *ctx, void *value, size_t size, size_t *len)
 	return 0;
 }
 
-int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out)
+int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out, uint64_t *life)
 {
 	size_t room = SNAP_ACCT_VALUE(w->shm.hdr->host_cpus);
 	struct acct_value *v = w->acct_value;
 	ssize_t n;
+	int fd, err;
 
 	/* The same layout the table has: room for the CPUs the host had at start. */
 	if (!v) {
@@ -159,8 +185,16 @@ int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out)
 	}
 	n = snap_cgroup(w, SNAP_ACCT, "cpuacct", CG_CPUACCT, path, fill_acct,
 	                &(struct cpu_fill){.w = w, .path = path, .scratch = out}, v, room);
-	if (n == -ENOSPC) /* more CPUs than at start: read it live */
-		return cg_read_cpuacct(w->root_fd[CG_CPUACCT], 1, path, out);
+	if (n == -ENOSPC) { /* more CPUs than at start: read it live */
+		fd = cg_open(w->root_fd[CG_CPUACCT], path);
+		if (fd < 0)
+			return fd;
+		err = cg_life(fd, life);
+		if (err == 0)
+			err = cg_read_cpuacct_at(fd, out);
+		close(fd);
+		return err;
+	}
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n < sizeof(*v) || v->ncpus > CPUSET_MAX ||
@@ -172,29 +206,44 @@ int snap_cpuacct(struct worker_ctx *w, const char *path, struct cg_cpuacct *out)
 		out->user_ns[i] = v->ns[2 * i];
 		out->system_ns[i] = v->ns[2 * i + 1];
 	}
+	*life = v->life;
 	return 0;
 }
 
 static int fill_cpu_stat(void *ctx, void *value, size_t size, size_t *len)
 {
 	struct cpu_fill *f = ctx;
-	struct cg_cpu_stat cs;
-	int err;
+	struct cpu_stat_value v = {0};
+	int fd, err;
 
-	if (size < sizeof(cs))
+	if (size < sizeof(v))
 		return -ENOSPC;
-	err = cg_read_cpu_stat_v2(f->w->root_fd[CG_CPU], 2, f->path, &cs);
+	fd = cg_open(f->w->root_fd[CG_CPU], f->path);
+	if (fd < 0)
+		return fd;
+	err = cg_life(fd, &v.life);
+	if (err == 0)
+		err = cg_read_cpu_stat_at(fd, &v.cs);
+	close(fd);
 	if (err < 0)
 		return err;
-	memcpy(value, &cs, sizeof(cs));
-	*len = sizeof(cs);
+	memcpy(value, &v, sizeof(v));
+	*len = sizeof(v);
 	return 0;
 }
 
-int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out)
+int snap_cpu_stat(struct worker_ctx *w, const char *path, struct cg_cpu_stat *out, uint64_t *life)
 {
-	return snap_cgroup_exact(w, SNAP_ACCT, "cpu.stat", CG_CPU, path, fill_cpu_stat,
-	                         &(struct cpu_fill){.w = w, .path = path}, out, sizeof(*out));
+	struct cpu_stat_value v;
+	int err;
+
+	err = snap_cgroup_exact(w, SNAP_ACCT, "cpu.stat", CG_CPU, path, fill_cpu_stat,
+	                        &(struct cpu_fill){.w = w, .path = path}, &v, sizeof(v));
+	if (err < 0)
+		return err;
+	*out = v.cs;
+	*life = v.life;
+	return 0;
 }
 
 static int fill_usage(void *ctx, void *value, size_t size, size_t *len)

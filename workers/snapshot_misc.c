@@ -68,7 +68,7 @@ ssize_t snap_pressure(struct worker_ctx *w, const char *path, const char *name)
 		return -ENAMETOOLONG;
 	snap_hash(key, (size_t)n, &sk);
 	snap_label(label, sizeof(label), name, path);
-	err = snap_get(&w->shm, SNAP_PSI, &sk, label, worker_ttl_ns(w), fill_psi,
+	err = snap_get(&w->shm, SNAP_PSI, &sk, label, worker_value_ttl_ns(w), fill_psi,
 	               &(struct psi_fill){w, path, name}, &v, sizeof(v), &len, &w->who);
 	if (err == -ENOSPC) /* longer than any pressure file we know: read it live */
 		return cg_read_file(w->unified_fd, path, name, &w->host);

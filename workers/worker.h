@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "proc_render/render.h"
 #include "shm/layout.h"
@@ -51,6 +52,28 @@ struct worker_ctx {
 static inline uint64_t worker_ttl_ns(const struct worker_ctx *w)
 {
 	return (uint64_t)w->shm.hdr->config.cache_ttl_ms * 1000000ULL;
+}
+
+/*
+ * The freshness bound of the reader's cgroup values: worker_ttl_ns, but never
+ * reaching back to before the reader's container was first seen in its
+ * cgroups (cont_paths.seen_ns). A container restarted under the same name is
+ * a new init in cgroups made again at the same paths; values read there
+ * before it was seen may be its predecessor's, so its first reads refresh
+ * them, once. Costs a clock read (vDSO), no system call.
+ */
+static inline uint64_t worker_value_ttl_ns(const struct worker_ctx *w)
+{
+	uint64_t ttl = worker_ttl_ns(w), now;
+	struct timespec ts;
+
+	if (!ttl || !w->reader_valid || !w->reader.seen_ns)
+		return ttl;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	if (now <= w->reader.seen_ns)
+		return 1; /* seen this very moment: anything read before is refreshed */
+	return now - w->reader.seen_ns < ttl ? now - w->reader.seen_ns : ttl;
 }
 
 /* A renderer over the worker's inputs; returns bytes written or -ENOSPC. */

@@ -26,8 +26,10 @@
 #   in_container NAME CMD     CMD entered with nsenter -p -m (like lxc-attach, docker exec)
 #   in_init NAME CMD          CMD run as a child of the container's init (in its cgroup)
 #   in_init_bg / init_wait / init_job_out   the same, in the background
-#   destroy_container NAME    kill its pid namespace, remove its cgroups
+#   destroy_container NAME... kill their pid namespaces, remove their cgroups
 #   ct_join_cgroups [--need] NAME CTRL...  cgroups in more v1 hierarchies (cpu, cpuacct, blkio)
+#   restart_container NAME    destroyed and made again as before: new cgroups at the same
+#                             paths, a new init (lxc-stop -k; lxc-start, docker restart)
 #   ct_bind_cpu_online NAME   bind lxcfs' sys/devices/system/cpu/online in the container
 #   readloop_bin              path of tests/tools/readloop for this build
 #   expect_eq, expect_near, meminfo_kb, fail, skip, differs_upstream, pass
@@ -603,12 +605,15 @@ cg_base()
 # runtimes do. The init is a tiny agent: in_init runs commands as its children.
 
 declare -A CT_INIT=() CT_UNSHARE=() CT_DIR=() CT_CGS=()
+declare -A CT_ARGS=() CT_JOINED=() # what restart_container makes again
 
 # make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...]
 make_container()
 {
 	local name=$1 kv mem="" cpus="" files=meminfo base dir ctdir cgs="" init="" f
 	shift
+	CT_ARGS[$name]="$*"
+	CT_JOINED[$name]=
 	for kv in "$@"; do
 		case $kv in
 		mem=*) mem=${kv#mem=} ;;
@@ -649,6 +654,7 @@ make_container()
 	fi
 	ctdir=$TEST_TMP/ct/$name
 	mkdir -p "$ctdir/jobs"
+	rm -f "$ctdir/fifo" "$ctdir/ready" # a container of the same name before (restart_container)
 	mkfifo "$ctdir/fifo"
 	cat >"$ctdir/init.sh" <<'EOF'
 # pid 1 of a test container: bind the lxcfs files, then run jobs on request.
@@ -744,33 +750,44 @@ in_init()
 	init_wait "$1" "$id" "${IN_CONTAINER_TIMEOUT:-60}"
 }
 
-# destroy_container NAME: kill its pid namespace, then remove its cgroups.
+# destroy_container NAME...: kill their pid namespaces (all of them first, so
+# that they die together), then remove their cgroups.
 destroy_container()
 {
-	local name=$1 init unshare cg p start ustart
-	init=${CT_INIT[$name]:-}
-	unshare=${CT_UNSHARE[$name]:-}
-	[ -n "$unshare" ] || return 0
-	start=$(proc_start "$init")
-	ustart=$(proc_start "$unshare")
-	[ -n "$init" ] && kill -KILL "$init" 2>/dev/null
-	kill -KILL "$unshare" 2>/dev/null
-	wait "$unshare" 2>/dev/null
-	state_del pids "$init $start init"
-	state_del pids "$unshare $ustart unshare"
-	for cg in ${CT_CGS[$name]}; do
-		for _ in $(seq 100); do
-			p=$(cat "$cg/cgroup.procs" 2>/dev/null)
-			[ -z "$p" ] && break
-			# shellcheck disable=SC2086
-			kill -KILL $p 2>/dev/null
-			sleep 0.05
+	local name init unshare cg p start ustart
+	# The shell's "Killed" notices of the unshare jobs are noise: not shown.
+	{
+		for name in "$@"; do
+			init=${CT_INIT[$name]:-}
+			unshare=${CT_UNSHARE[$name]:-}
+			[ -n "$unshare" ] || continue
+			start=$(proc_start "$init")
+			ustart=$(proc_start "$unshare")
+			[ -n "$init" ] && kill -KILL "$init"
+			kill -KILL "$unshare"
+			state_del pids "$init $start init"
+			state_del pids "$unshare $ustart unshare"
 		done
-		wait_for 5 rmdir "$cg" 2>/dev/null || fail "cannot remove cgroup $cg"
-		state_del cgroups "$cg"
+		for name in "$@"; do
+			[ -n "${CT_UNSHARE[$name]:-}" ] && wait "${CT_UNSHARE[$name]}"
+		done
+	} 2>/dev/null
+	for name in "$@"; do
+		[ -n "${CT_UNSHARE[$name]:-}" ] || continue
+		for cg in ${CT_CGS[$name]}; do
+			for _ in $(seq 100); do
+				p=$(cat "$cg/cgroup.procs" 2>/dev/null)
+				[ -z "$p" ] && break
+				# shellcheck disable=SC2086
+				kill -KILL $p 2>/dev/null
+				sleep 0.05
+			done
+			wait_for 5 rmdir "$cg" 2>/dev/null || fail "cannot remove cgroup $cg"
+			state_del cgroups "$cg"
+		done
+		unset "CT_INIT[$name]" "CT_UNSHARE[$name]" "CT_CGS[$name]"
+		log "container $name destroyed"
 	done
-	unset "CT_INIT[$name]" "CT_UNSHARE[$name]" "CT_CGS[$name]"
-	log "container $name destroyed"
 }
 
 # ct_join_cgroups [--need] NAME CTRL...: give container NAME a cgroup of its own
@@ -799,8 +816,27 @@ ct_join_cgroups()
 		mkdir "$dir" || fail "mkdir $dir"
 		state_add cgroups "$dir"
 		CT_CGS[$name]+=" $dir"
+		CT_JOINED[$name]+=" $ctl"
 		echo "$init" >"$dir/cgroup.procs" || fail "container $name: cannot move init $init to $dir"
 	done
+}
+
+# restart_container NAME: what lxc-stop -k; lxc-start or docker restart do to
+# a container: its pid namespace killed and its cgroups removed, then new
+# cgroups made at the same paths (the same limits and bound files, the same
+# extra v1 hierarchies of ct_join_cgroups) with a new init in them.
+restart_container()
+{
+	local name=$1 args joined
+	args=${CT_ARGS[$name]:-}
+	joined=${CT_JOINED[$name]:-}
+	[ -n "${CT_UNSHARE[$name]:-}" ] || fail "restart_container: no container $name"
+	destroy_container "$name"
+	# shellcheck disable=SC2086
+	make_container "$name" $args
+	# shellcheck disable=SC2086
+	[ -z "$joined" ] || ct_join_cgroups --need "$name" $joined
+	log "container $name restarted: init pid ${CT_INIT[$name]}"
 }
 
 # ct_bind_cpu_online NAME: bind lxcfs' sys/devices/system/cpu/online over the
@@ -851,7 +887,7 @@ keep_failure_logs()
 # Runs on every exit path: undo everything, then print the verdict.
 test_finish()
 {
-	local rc=$1 reason="" skipped="" ct p
+	local rc=$1 reason="" skipped="" p
 	trap - EXIT INT TERM
 	trap '' USR1
 	set +e
@@ -859,7 +895,7 @@ test_finish()
 	if [ "$rc" = 0 ] && [ ! -s "$TEST_TMP/fail_reason" ] && [ ! -s "$TEST_TMP/skip_reason" ] &&
 		[ "$LXCFS_STARTED" = 1 ]; then
 		# A passing test ends with the daemon stopped; stop it here if it did not.
-		for ct in "${!CT_UNSHARE[@]}"; do destroy_container "$ct" >&2; done
+		destroy_container "${!CT_UNSHARE[@]}" >&2
 		stop_lxcfs >&2
 	fi
 	disown -a 2>/dev/null # no "Killed" job notices for what we end below

@@ -20,7 +20,14 @@
 #     reads continue from where the averages were (their state lives in
 #     shared memory), not from 0. Meanwhile another reader reads
 #     /proc/loadavg in a tight loop: its 1-min average never goes down.
+#  3. /proc/stat floors under snapshot pressure: with --max-cgroups 16, 24
+#     one-CPU containers (each with cpuacct and cpuset cgroups of its own)
+#     read /proc/stat in a tight loop for 12 s, one reader each
+#     (tests/tools/filecheck --monotonic): every field of every cpu line is
+#     >= its value in the reader's previous read, although the snapshot
+#     keeps the values of only 16 cgroups and evicts the others all along.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_load.sh" # tool_bin (its kill_workers is replaced below)
 
 [ "$LXCFS_IMPL" = upstream ] && skip "upstream lxcfs has no workers to kill"
 
@@ -304,5 +311,47 @@ log "ok: every ct2 /proc/loadavg read matches the kernel's formula: $out"
 touch "$TEST_TMP/busy2.stop"
 init_wait ct2 "$busy" 30 || fail "the busy loop of ct2 did not stop"
 destroy_container ct2
+stop_lxcfs
+
+# --- 3. /proc/stat floors survive snapshot eviction.
+NCT=${COUNTERS_EVICT_CONTAINERS:-24}
+ESECS=${COUNTERS_EVICT_SECONDS:-12}
+start_lxcfs --max-cgroups 16
+fc=$(tool_bin filecheck)
+for ((i = 0; i < NCT; i++)); do
+	make_container ev$i cpus=$((i % $(nproc))) files=stat
+	ct_join_cgroups --need ev$i cpuacct
+done
+stop=$TEST_TMP/evict.stop
+declare -A evjob=()
+for ((i = 0; i < NCT; i++)); do
+	evjob[$i]=$(in_init_bg ev$i "$fc" --monotonic --tag ev$i --cpus 1 --stop-file "$stop" \
+		--seconds $((ESECS + 30)) /proc/stat)
+done
+sleep "$ESECS"
+touch "$stop"
+reads=0 back=0 backmax=0 bad=()
+for ((i = 0; i < NCT; i++)); do
+	out=$(init_wait ev$i "${evjob[$i]}" 30 2>&1) || bad+=("$(echo $out)")
+	o=$(grep 'ops=' <<<"$out")
+	reads=$((reads + $(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<<" $o")))
+	back=$((back + $(sed -n 's/.* back=\([0-9]*\).*/\1/p' <<<"$o")))
+	m=$(sed -n 's/.* backmax=\([0-9]*\).*/\1/p' <<<"$o")
+	[ "${m:-0}" -gt $backmax ] && backmax=$m
+done
+evictions=$(timeout 5 "$LXCFS_BUILD/lxcfs-ctl" --runtime-dir "$RUNDIR" --json stats |
+	"$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)
+t = {x["name"]: x for x in d["table"]}
+print("%d evictions, %d of %d container entries, %d stat floors of %d" % (d["cache"]["evictions"],
+      t["container"]["entries"], t["container"]["capacity"], t["stat"]["entries"], t["stat"]["capacity"]))')
+log "$NCT containers, $reads stat reads, $back went backwards (largest step $backmax); snapshot: $evictions"
+[ $back = 0 ] || fail "$back of $reads /proc/stat reads went backwards under eviction (largest step $backmax): $(head -c 300 <<<"${bad[0]:-}")"
+[ ${#bad[@]} = 0 ] || fail "a stat reader under eviction: ${bad[0]}"
+[ $reads -ge $((NCT * 20)) ] || fail "only $reads stat reads by $NCT readers in $ESECS s"
+names=()
+for ((i = 0; i < NCT; i++)); do names+=("ev$i"); done
+destroy_container "${names[@]}"
 stop_lxcfs
 pass

@@ -5,7 +5,7 @@
  *
  *   filecheck [--seconds S] [--count N] [--stop-file PATH] [--slow-ms MS]
  *             [--mem-total KB] [--also-total KB] [--mem-lines N] [--cpus N]
- *             [--chunk BYTES] [--tag TEXT] FILE...
+ *             [--chunk BYTES] [--monotonic] [--tag TEXT] FILE...
  *
  * Each operation is open, read(2) until EOF, close, of the next FILE in turn,
  * BYTES at a time (default 65536; 1 or 7 read a text in many small pieces).
@@ -22,6 +22,9 @@
  *            when given), each field of "cpu" the sum of the cpuN fields, and
  *            the intr, ctxt, btime, processes, procs_running, procs_blocked
  *            lines.
+ *            With --monotonic, every field of every cpu line is at least its
+ *            value in the previous read of the same file (counters never go
+ *            backwards for a reader); a field lower is counted as "back".
  *   uptime   exactly "<float> <float>\n", two decimals each.
  *   other    the generic checks only.
  * A read that gives fewer bytes than a whole file (empty, no final newline,
@@ -36,9 +39,11 @@
  * The loop ends after S seconds (default 5), N operations, or once PATH
  * exists (checked before each operation), whichever first. Prints on stdout:
  *   [TAG ]ops=N errors=N short=N wrong=N host=N slow=N max_ms=F max_at=HH:MM:SS.mmm
- *         max_wait_ms=F per_file=meminfo:N,cpuinfo:N,...
+ *         max_wait_ms=F per_file=meminfo:N,cpuinfo:N,...[ back=N backmax=N]
  * max_ms is the longest operation; max_wait_ms the longest wait for the
- * filesystem (the operation less the reader's own run-queue delay).
+ * filesystem (the operation less the reader's own run-queue delay). With
+ * --monotonic, back is the number of reads in which some counter went
+ * backwards and backmax the largest step back seen.
  * The first problems go to stderr with the wall-clock time they happened.
  * Exits 0 only when there was at least one operation and no problem of any
  * kind; 1 otherwise; 2 on a usage error.
@@ -65,6 +70,9 @@ struct file {
 	enum kind kind;
 	long lines; /* line count of its first good read; -1 until then */
 	unsigned long ops;
+	/* --monotonic: the cpu lines of the last good stat read, STAT_FIELDS each */
+	unsigned long long *prev;
+	long prev_lines;
 };
 
 struct opts {
@@ -74,11 +82,14 @@ struct opts {
 	double slow_ms;
 	long long mem_total, also_total, mem_lines, cpus; /* -1: not checked */
 	size_t chunk;                                     /* bytes per read(2) */
+	bool monotonic;
 	const char *tag;
 };
 
 static struct {
 	unsigned long ops, errors, shorts, wrong, host, slow, reported;
+	unsigned long back;         /* --monotonic: reads where a counter went backwards */
+	unsigned long long backmax; /* the largest step back */
 	double max_ms, max_wait_ms;
 	char max_at[32];
 } st;
@@ -283,6 +294,53 @@ static int stat_fields(const char *p, unsigned long long *v)
 	return n;
 }
 
+/*
+ * --monotonic: compare the cpu lines of t (a whole stat, already checked)
+ * with the previous read of f, then keep them for the next. A read whose
+ * cpu lines are not the previous read's (another count) is only kept.
+ */
+static void check_stat_monotonic(const struct opts *o, struct file *f, const char *t, size_t len)
+{
+	unsigned long long *cur;
+	long n = 0, lines = 0;
+	bool back = false;
+
+	for (const char *p = t; p && p < t + len; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		lines += strncmp(p, "cpu", 3) == 0;
+	cur = calloc((size_t)lines * STAT_FIELDS + 1, sizeof(*cur));
+	if (!cur) {
+		fprintf(stderr, "filecheck: out of memory\n");
+		exit(3);
+	}
+	for (const char *p = t; p && p < t + len && n < lines;
+	     p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, "cpu", 3) == 0)
+			stat_fields(p, cur + (size_t)n++ * STAT_FIELDS);
+	if (f->prev && f->prev_lines == lines) {
+		for (long l = 0; l < lines; l++)
+			for (int i = 0; i < STAT_FIELDS; i++) {
+				unsigned long long a = f->prev[l * STAT_FIELDS + i];
+				unsigned long long b = cur[l * STAT_FIELDS + i];
+
+				if (b >= a)
+					continue;
+				if (!back && l == 0)
+					report(o, f, "cpu field %d went back from %llu to %llu",
+					       i + 1, a, b);
+				else if (!back)
+					report(o, f, "cpu%ld field %d went back from %llu to %llu",
+					       l - 1, i + 1, a, b);
+				back = true;
+				if (a - b > st.backmax)
+					st.backmax = a - b;
+			}
+	}
+	st.back += back;
+	free(f->prev);
+	f->prev = cur;
+	f->prev_lines = lines;
+}
+
 static enum verdict check_stat(const struct opts *o, struct file *f, const char *t, size_t len)
 {
 	static const char *const need[] = {"intr ",      "ctxt ",          "btime ",
@@ -332,6 +390,8 @@ static enum verdict check_stat(const struct opts *o, struct file *f, const char 
 		report(o, f, "lacks one of intr, ctxt, btime, processes, procs_* (mask %#x)", seen);
 		return SHORT;
 	}
+	if (o->monotonic)
+		check_stat_monotonic(o, f, t, len);
 	return OK;
 }
 
@@ -472,7 +532,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: filecheck [--seconds S] [--count N] [--stop-file PATH] "
 	                "[--slow-ms MS] [--mem-total KB] [--also-total KB] [--mem-lines N] "
-	                "[--cpus N] [--chunk BYTES] [--tag TEXT] FILE...\n");
+	                "[--cpus N] [--chunk BYTES] [--monotonic] [--tag TEXT] FILE...\n");
 	exit(2);
 }
 
@@ -518,7 +578,9 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (a[0] == '-' && a[1] == '-') {
+		if (strcmp(a, "--monotonic") == 0) {
+			o.monotonic = true;
+		} else if (a[0] == '-' && a[1] == '-') {
 			const char *v;
 
 			if (i + 1 >= argc)
@@ -579,8 +641,13 @@ int main(int argc, char **argv)
 		const char *base = strrchr(files[i].path, '/');
 
 		printf("%s%s:%lu", i ? "," : "", base ? base + 1 : files[i].path, files[i].ops);
+		free(files[i].prev);
 	}
+	if (o.monotonic)
+		printf(" back=%lu backmax=%llu", st.back, st.backmax);
 	printf("\n");
 	free(buf);
-	return st.ops && !st.errors && !st.shorts && !st.wrong && !st.host && !st.slow ? 0 : 1;
+	return st.ops && !st.errors && !st.shorts && !st.wrong && !st.host && !st.slow && !st.back
+	           ? 0
+	           : 1;
 }

@@ -402,14 +402,14 @@ static void test_stat(struct worker_ctx *w)
 	free(want);
 
 	as_reader(w, C1);
-	CHECK(file_stat_floor(w, self, NULL) == 0);
+	CHECK(file_stat_floor(w, self, NULL, NULL) == 0);
 	want = stat_expect(host, c1_cpus);
 	CHECK_STR(out_text(w), want);
 	free(want);
 
 	set_cfs(w, true);
 	as_reader(w, APP);
-	CHECK(file_stat_floor(w, self, NULL) == 0);
+	CHECK(file_stat_floor(w, self, NULL, NULL) == 0);
 	want = stat_expect(host, app_cfs_cpus);
 	CHECK_STR(out_text(w), want);
 	/* cpu0's idle fell from 9700 to 9626: without a floor this view goes backwards */
@@ -425,7 +425,7 @@ static void test_stat(struct worker_ctx *w)
 	as_reader(w, BAD);
 	CHECK(file_stat(w, self) == 0);
 	check_host_copy(w, "proc/stat", "stat of bad (empty cpu.stat)");
-	CHECK(file_stat_floor(w, self, NULL) == 0);
+	CHECK(file_stat_floor(w, self, NULL, NULL) == 0);
 	check_host_copy(w, "proc/stat", "stat of bad without floor");
 
 	as_reader(w, GONE);
