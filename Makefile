@@ -137,10 +137,11 @@ test: test-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 binaries
 	@tests/run_all.sh build build-asan
 
-# The long chaos run: a random worker SIGKILLed every 50 ms for 60 s under 16 readers.
+# The long chaos runs under 16 readers: a random worker SIGKILLed every 50 ms for 60 s,
+# then the master SIGKILLed 20 times in 60 s.
 soak: test-deps
 	@$(MAKE) --no-print-directory binaries
-	@LXCFS_BUILD=$(CURDIR)/$(BUILD) LXCFS_TEST_TIMEOUT=300 tests/run_integration.sh $(BUILD) soak_chaos
+	@LXCFS_BUILD=$(CURDIR)/$(BUILD) LXCFS_TEST_TIMEOUT=300 tests/run_integration.sh $(BUILD) soak_chaos soak_master
 
 bench: test-deps
 	@$(MAKE) --no-print-directory binaries

@@ -39,6 +39,8 @@ enum {
 	OPT_CONTENT_MIB,
 	OPT_CONTAINER_CONTENT_MIB,
 	OPT_LOG,
+	OPT_TAKEOVER,
+	OPT_STANDBY,
 };
 
 static void usage(FILE *f)
@@ -84,6 +86,9 @@ static void usage(FILE *f)
 	        "                                        /dev/log exists, else stderr\n"
 	        "                            default: stderr, unless stderr is /dev/null or\n"
 	        "                            closed (auto) or systemd's journal stream (journald)\n"
+	        "      --takeover            take the mount over from the lxcfs serving it\n"
+	        "                            (same runtime dir), without unmounting: this\n"
+	        "                            build and these options replace the running ones\n"
 	        "  -h, --help                this text\n"
 	        "  -v, --version             version and build id\n");
 }
@@ -161,6 +166,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	    {"content-mib", required_argument, NULL, OPT_CONTENT_MIB},
 	    {"container-content-mib", required_argument, NULL, OPT_CONTAINER_CONTENT_MIB},
 	    {"log", required_argument, NULL, OPT_LOG},
+	    {"takeover", no_argument, NULL, OPT_TAKEOVER},
+	    {"standby", no_argument, NULL, OPT_STANDBY},
 	    {NULL, 0, NULL, 0},
 	};
 	uint32_t workers = 0;
@@ -264,6 +271,12 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			break;
 		case OPT_WORKER_BINARY:
 			c->worker_binary = optarg;
+			break;
+		case OPT_TAKEOVER:
+			c->takeover = true;
+			break;
+		case OPT_STANDBY:
+			c->standby = true;
 			break;
 		case OPT_LOG:
 			if (log_target_parse(optarg, &c->log) < 0) {

@@ -18,6 +18,8 @@ struct cli {
 	bool swap_off;             /* -u */
 	bool zswap_off;            /* -z */
 	bool cfs;                  /* --enable-cfs */
+	bool takeover;             /* --takeover: replace the daemon serving the mount */
+	bool standby;              /* --standby: the serving master's standby (standby.h) */
 	const char *pidfile;       /* default <runtime-dir>/lxcfs.pid */
 	const char *runtime_dir;   /* default /run */
 	const char *fuse_opts;     /* -o, appended to ours */

@@ -151,6 +151,7 @@ static void backing_register(struct master *m)
 		        PT_BACKING_PATH, id < 0 ? strerror(errno) : "no id");
 	else
 		m->backing_id = id;
+	atomic_store(&m->shm.hdr->backing_id, m->backing_id);
 	close(fd); /* the kernel keeps its own reference */
 }
 
@@ -208,6 +209,9 @@ static void do_init(struct master *m, const struct fuse_in_header *h, const void
 	if (out.minor < 23)
 		outlen = FUSE_COMPAT_22_INIT_OUT_SIZE;
 	m->initialized = true;
+	/* Once per mount: a master taking the connection over finds it done. */
+	atomic_store(&m->shm.hdr->proto_minor, m->proto_minor);
+	atomic_store(&m->shm.hdr->fuse_ready, 1);
 	log_debug("FUSE protocol %u.%u (kernel %u.%u)", out.major, out.minor, in->major, in->minor);
 	reply(m, h->unique, &out, outlen);
 	if (out.flags2 & PT_INIT_FLAG2)
@@ -372,7 +376,7 @@ static void reply_open(struct master *m, uint64_t unique, const struct tree_node
 static void open_finish(struct master *m, uint64_t unique, uint64_t nodeid, pid_t pid,
                         const char *what, uint64_t key, const struct cont_paths *paths)
 {
-	int64_t fh = tenant_open(m, key, paths, pid, what);
+	int64_t fh = tenant_open(m, key, paths, pid, what, nodeid);
 
 	if (fh < 0)
 		reply_err(m, unique, (int)fh);
@@ -751,6 +755,55 @@ static void on_fuse(struct master *m, int idx, unsigned events)
 		}
 		fuse_handle(m, buf, (size_t)n);
 	}
+}
+
+#ifndef FUSE_NOTIFY_RESEND
+#define FUSE_NOTIFY_RESEND 7 /* kernel 6.9, protocol 7.40 */
+#endif
+
+/*
+ * Have the kernel queue again every request that was read from the
+ * connection and not answered (fuse_resend: the processing lists of every
+ * open of /dev/fuse go back to pending, their unique marked as resent): what
+ * a dead master had read, and what workers were rendering, which they may
+ * still answer (a reply to the old unique is then refused, harmlessly).
+ * Every request we take twice is idempotent but OPEN, whose first answer
+ * never reached the kernel.
+ */
+static void resend(struct master *m)
+{
+	struct fuse_out_header oh = {.len = sizeof(oh), .error = FUSE_NOTIFY_RESEND};
+
+	if (write(m->fuse_fd, &oh, sizeof(oh)) == (ssize_t)sizeof(oh))
+		return;
+	/* Before 6.9: requests the previous master held are lost (README). */
+	log_err("FUSE_NOTIFY_RESEND: %s: requests the previous master had read and not "
+	        "answered are lost (kernel 6.9 or later queues them again)",
+	        strerror(errno));
+}
+
+void fuse_adopt(struct master *m)
+{
+	struct shm *s = &m->shm;
+
+	m->initialized = atomic_load(&s->hdr->fuse_ready) != 0;
+	m->proto_minor = atomic_load(&s->hdr->proto_minor);
+	m->backing_id = atomic_load(&s->hdr->backing_id);
+	/*
+	 * What is open on each file, from the handle table. Whether a page-cache
+	 * read lowered i_size since is not known: assume it, so that none is
+	 * answered before every file the old master knew of is closed.
+	 */
+	memset(m->pc, 0, sizeof(m->pc));
+	for (uint32_t i = 0; i < s->nhandles; i++) {
+		uint32_t node = atomic_load(&s->handles[i].node);
+
+		if (atomic_load(&s->handles[i].tenant) && node < PC_NODES && tree_get(node))
+			m->pc[node].nopen++;
+	}
+	for (int n = 0; n < PC_NODES; n++)
+		m->pc[n].lowered = m->pc[n].nopen > 0;
+	resend(m);
 }
 
 int fuse_serve(struct master *m)

@@ -22,6 +22,7 @@
 #include "master/mount.h"
 #include "master/pidfile.h"
 #include "master/pool.h"
+#include "master/standby.h"
 #include "master/tenant.h"
 #include "shm/log.h"
 
@@ -70,8 +71,11 @@ static void on_signal(struct master *m, int idx, unsigned events)
 	}
 }
 
-/* Signals as events of the loop, and the workers' wake eventfd. */
-static int setup_fds(struct master *m)
+/*
+ * Signals as events of the loop, and the workers' wake eventfd (a standby
+ * taking over keeps the one the workers already hold).
+ */
+static int setup_fds(struct master *m, bool make_wake)
 {
 	sigset_t set;
 	int err;
@@ -89,21 +93,133 @@ static int setup_fds(struct master *m)
 	if (err < 0)
 		return err;
 	m->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (make_wake)
+		m->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (m->sigfd < 0 || m->wakefd < 0)
 		return -errno;
 	loop_on(m, EV_SIGNAL, on_signal);
 	return master_watch(m, m->sigfd, EV(EV_SIGNAL, 0)) < 0 ? -EIO : 0;
 }
 
+/* The loop turns: the standby sees this master alive as long as the beat moves. */
+static uint64_t beat_clock(struct master *m)
+{
+	uint64_t now = now_ns();
+
+	atomic_store_explicit(&m->shm.hdr->master_beat_ns, now, memory_order_relaxed);
+	return now + 1000000000ULL;
+}
+
+/* The options that shape rendering: this master's, whoever created the region. */
+static void apply_options(struct master *m)
+{
+	const struct cli *c = m->cli;
+
+	m->shm.hdr->config.opts = (c->swap_off ? LX_OPT_SWAP_OFF : 0) |
+	                          (c->zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
+	                          (c->cfs ? LX_OPT_CFS : 0) | (c->loadavg ? LX_OPT_LOADAVG : 0);
+	m->shm.hdr->config.cache_ttl_ms = c->cache_ttl_ms;
+}
+
+/*
+ * Serve the connection until told to stop: this master's name in the region,
+ * its events, the pool (started, or adopted from the master it replaces), the
+ * control socket and a standby. Then stop in the order that keeps readers
+ * from ENOTCONN: the standby (lest it take over), the mount, the workers.
+ */
+static int serve(struct master *m, char **argv, bool adopted)
+{
+	static struct pool pool;
+	int rc = 0;
+
+	m->pool = &pool;
+	atomic_store(&m->shm.hdr->master_pid, getpid());
+	atomic_fetch_add(&m->shm.hdr->master_gen, 1);
+	beat_clock(m);
+	loop_add_tick(m, beat_clock);
+	apply_options(m);
+	if (fuse_serve(m) < 0 ||
+	    (adopted ? pool_adopt(&pool, m, m->cli->workers, &fuse_pool_hooks)
+	             : pool_init(&pool, m, m->cli->workers, &fuse_pool_hooks)) < 0 ||
+	    control_open(m) < 0) {
+		rc = -EIO;
+		goto out;
+	}
+	if (adopted)
+		fuse_adopt(m);
+	if (standby_start(m, argv) < 0)
+		log_warn("no standby master: a crash of this one would end the mount");
+	log_info("%s %s with %d workers (%s), version %s %s, logging to %s",
+	         adopted ? "took over" : "serving", m->cli->mountpoint, m->cli->workers,
+	         m->cli->worker_binary, LXCFS_VERSION, LXCFS_BUILD_ID,
+	         log_target_name(log_target_now()));
+	loop_run(m);
+	rc = m->exit_code ? -EIO : 0;
+out:
+	standby_stop(m);
+	/* Unmount first: readers get no ENOTCONN from a half-stopped pool. */
+	mount_unmount(m);
+	pool.m = m;
+	if (pool.pending)
+		pool_stop(&pool);
+	control_close(m);
+	return rc;
+}
+
+/* The pidfile lock, waited for a while when a master just died holding it. */
+static int lock_pidfile(struct master *m, int wait_ms)
+{
+	long holder;
+	int fd;
+
+	for (int t = 0;; t += 10) {
+		fd = pidfile_lock(m->cli->pidfile, &holder);
+		if (fd != -EBUSY || t >= wait_ms)
+			break;
+		usleep(10000);
+	}
+	if (fd == -EBUSY)
+		log_err("another lxcfs (pid %ld) holds %s: exiting", holder, m->cli->pidfile);
+	else if (fd < 0)
+		log_err("pidfile %s: %s", m->cli->pidfile, strerror(-fd));
+	return fd;
+}
+
+/*
+ * The standby: watch the master; when it is gone, become the master with
+ * what it left (the connection, the region, the workers).
+ */
+static int run_standby(struct master *m, char **argv)
+{
+	int rc, pidfd;
+
+	log_init("lxcfs standby", m->cli->debug);
+	rc = standby_watch(m);
+	if (rc != 0)
+		return rc > 0 ? 0 : 1;
+	log_init("lxcfs", m->cli->debug);
+	pidfd = lock_pidfile(m, 2000);
+	if (pidfd < 0)
+		return 1;
+	rc = tenant_init(m);
+	if (rc == 0)
+		rc = setup_fds(m, false);
+	if (rc < 0) {
+		log_err("taking over: %s", strerror(-rc));
+		pidfile_remove(m->cli->pidfile, pidfd);
+		return 1;
+	}
+	rc = serve(m, argv, true);
+	pidfile_remove(m->cli->pidfile, pidfd);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct master master;
-	static struct pool pool;
 	struct master *m = &master;
 	struct cli cli;
 	struct timespec ts;
-	long holder;
 	int rc, pidfd;
 
 	rc = cli_parse(argc, argv, &cli);
@@ -112,8 +228,8 @@ int main(int argc, char **argv)
 	log_init("lxcfs", cli.debug);
 	log_open(cli.log, -1);
 	m->cli = &cli;
-	m->pool = &pool;
 	m->fuse_fd = -1;
+	m->wakefd = -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	m->start_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 	m->start_mono_ns = now_ns();
@@ -122,19 +238,15 @@ int main(int argc, char **argv)
 		log_err("worker binary %s: %s", cli.worker_binary, strerror(errno));
 		return 1;
 	}
+	if (cli.standby)
+		return run_standby(m, argv);
 	if (mkdir(cli.runtime_dir, 0755) < 0 && errno != EEXIST) {
 		log_err("mkdir %s: %s", cli.runtime_dir, strerror(errno));
 		return 1;
 	}
-	pidfd = pidfile_lock(cli.pidfile, &holder);
-	if (pidfd == -EBUSY) {
-		log_err("another lxcfs (pid %ld) holds %s: exiting", holder, cli.pidfile);
+	pidfd = lock_pidfile(m, 0);
+	if (pidfd < 0)
 		return 1;
-	}
-	if (pidfd < 0) {
-		log_err("pidfile %s: %s", cli.pidfile, strerror(-pidfd));
-		return 1;
-	}
 	rc = shm_create(&m->shm,
 	                &(struct shm_sizes){.nhandles = cli.max_handles,
 	                                    .nchunks = cli.content_mib * CHUNKS_PER_MIB,
@@ -151,16 +263,11 @@ int main(int argc, char **argv)
 	}
 	rc = tenant_init(m);
 	if (rc < 0) {
-		log_msg("container accounting: %s", strerror(-rc));
+		log_err("container accounting: %s", strerror(-rc));
 		goto out_pidfile;
 	}
-	m->shm.hdr->config.opts = (cli.swap_off ? LX_OPT_SWAP_OFF : 0) |
-	                          (cli.zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
-	                          (cli.cfs ? LX_OPT_CFS : 0) | (cli.loadavg ? LX_OPT_LOADAVG : 0);
-	m->shm.hdr->config.cache_ttl_ms = cli.cache_ttl_ms;
 	fuse_measure_host(m);
-
-	rc = setup_fds(m);
+	rc = setup_fds(m, true);
 	if (rc < 0) {
 		log_err("setting up the event loop: %s", strerror(-rc));
 		goto out_pidfile;
@@ -168,24 +275,7 @@ int main(int argc, char **argv)
 	rc = mount_fuse(m);
 	if (rc < 0)
 		goto out_pidfile;
-	if (fuse_serve(m) < 0 || control_open(m) < 0 ||
-	    pool_init(&pool, m, cli.workers, &fuse_pool_hooks) < 0) {
-		rc = -EIO;
-		goto out_unmount;
-	}
-	log_info("serving %s with %d workers (%s), version %s %s, logging to %s", cli.mountpoint,
-	         cli.workers, cli.worker_binary, LXCFS_VERSION, LXCFS_BUILD_ID,
-	         log_target_name(log_target_now()));
-	loop_run(m);
-	rc = m->exit_code ? -EIO : 0;
-
-out_unmount:
-	/* Unmount first: readers get no ENOTCONN from a half-stopped pool. */
-	mount_unmount(m);
-	pool.m = m;
-	if (pool.pending)
-		pool_stop(&pool);
-	control_close(m);
+	rc = serve(m, argv, false);
 out_pidfile:
 	pidfile_remove(cli.pidfile, pidfd);
 	return rc < 0 ? 1 : 0;

@@ -73,6 +73,13 @@ void fuse_handle(struct master *m, const void *buf, size_t len);
 /* Start answering /dev/fuse from the loop. Returns 0 or -errno. */
 int fuse_serve(struct master *m);
 
+/*
+ * Take over a connection another master answered: its INIT outcome and
+ * passthrough id from the region, what is open on each file, and every
+ * request it (or a worker) read and did not answer queued again.
+ */
+void fuse_adopt(struct master *m);
+
 /* Measure the host's files once, for st_size (see shm_header.size_hint). */
 void fuse_measure_host(struct master *m);
 

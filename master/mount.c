@@ -75,8 +75,15 @@ void mount_unmount(struct master *m)
 {
 	struct fuse_session *se = m->session;
 
-	if (!se)
+	if (!se) {
+		/* A connection taken over from another master: no session of ours. */
+		if (m->fuse_fd >= 0 && umount2(m->cli->mountpoint, MNT_DETACH) < 0)
+			log_warn("umount2 %s: %s", m->cli->mountpoint, strerror(errno));
+		if (m->fuse_fd >= 0)
+			close(m->fuse_fd);
+		m->fuse_fd = -1;
 		return;
+	}
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);
 	m->session = NULL;

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,8 +76,11 @@ static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t pa
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
-	/* A worker outliving the master would hold the fuse file open for nothing. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	/*
+	 * No parent-death signal: a worker outlives a master that dies, holding
+	 * the connection open for the standby that takes its place (and exits on
+	 * its own if no master comes back, worker_main.c).
+	 */
 	if (getppid() != parent)
 		_exit(1);
 	/* Move the three fds out of the way first: dup2 onto 3..5 must not clobber them. */
@@ -159,6 +163,73 @@ int pool_spawn(struct pool *p, struct worker *w, const char *binary)
 static void on_exit_event(struct master *m, int idx, unsigned events);
 static void on_wake_event(struct master *m, int idx, unsigned events);
 static uint64_t pool_clock(struct master *m);
+
+/*
+ * A worker a previous master started, still serving: watched through a
+ * pidfd (it is not our child, so its exit status is not ours to read), its
+ * ring continued where that master left it. Requests it had been given are
+ * answered by it or queued again by the kernel (FUSE_NOTIFY_RESEND);
+ * completions of them find no job here and only settle content charges.
+ */
+static bool adopt(struct pool *p, struct worker *w)
+{
+	struct shm_worker *sw = slot_of(p, w);
+	uint32_t state = atomic_load(&sw->state);
+	pid_t pid = atomic_load(&sw->pid);
+	int pidfd;
+
+	if (pid <= 0 || (state != WS_READY && state != WS_STARTING))
+		return false;
+	pidfd = pidfd_open(pid);
+	if (pidfd < 0) {
+		log_info("worker %d (pid %d) is gone: its slot starts afresh", w->id, pid);
+		return false;
+	}
+	w->pid = pid;
+	w->pidfd = pidfd;
+	w->gen = atomic_load(&sw->gen);
+	w->st = state == WS_READY ? W_READY : W_STARTING;
+	w->next_seq = atomic_load(&sw->req.head);
+	w->started_ns = w->ready_ns = now_ns();
+	snprintf(w->binary, sizeof(w->binary), "%s", "(started by a previous master)");
+	master_watch(p->m, pidfd, EV(EV_PIDFD, w->id));
+	return true;
+}
+
+int pool_adopt(struct pool *p, struct master *m, int nworkers, const struct pool_hooks *hooks)
+{
+	int adopted = 0;
+
+	if (pool_init(p, m, 0, hooks) < 0)
+		return -ENOMEM;
+	p->target = nworkers;
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+
+		if (!adopt(p, w))
+			continue;
+		adopted++;
+		if (adopted <= nworkers) {
+			w->in_target = true;
+			continue;
+		}
+		/* More than this master wants: drained and stopped as a scale-down would. */
+		w->st = W_DRAINING;
+		w->drain_ns = now_ns();
+	}
+	/* Slots that lost their worker come back through pool_tick, as after a death. */
+	for (int i = 0; i < SHM_MAX_WORKERS && adopted < nworkers; i++) {
+		struct worker *w = &p->w[i];
+
+		if (w->st == W_DEAD && !w->in_target) {
+			w->in_target = true;
+			adopted++;
+		}
+	}
+	p->ever_ready = true;
+	p->gc_wanted = true; /* what the dead master was between taking and publishing */
+	return 0;
+}
 
 int pool_init(struct pool *p, struct master *m, int nworkers, const struct pool_hooks *hooks)
 {
@@ -400,8 +471,14 @@ uint64_t pool_deaths(const struct pool *p)
 
 enum worker_end pool_end_of(const struct worker *w, bool was_ready, int status)
 {
-	if (status < 0)
+	if (status < 0) {
+		/* Not ours to reap (adopted from a master that died): judge by what we did. */
+		if (w->stop_sent)
+			return END_PLANNED;
+		if (w->killed)
+			return was_ready ? END_HANG : END_START_FAILED;
 		return was_ready ? END_CRASH : END_START_FAILED;
+	}
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 
@@ -775,11 +852,13 @@ void pool_stop(struct pool *p)
 		for (int i = 0; i < SHM_MAX_WORKERS; i++) {
 			struct worker *w = &p->w[i];
 
+			struct pollfd pfd = {.fd = w->pidfd, .events = POLLIN};
+
 			if (w->st == W_DEAD)
 				continue;
-			pid_t r = waitpid(w->pid, NULL, WNOHANG);
-
-			if (r == w->pid || (r < 0 && errno == ECHILD)) {
+			/* The pidfd says it ended, ours or adopted; reaping is for ours only. */
+			if (poll(&pfd, 1, 0) == 1) {
+				waitpid(w->pid, NULL, WNOHANG);
 				close(w->pidfd);
 				w->st = W_DEAD;
 				continue;

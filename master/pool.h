@@ -121,6 +121,13 @@ struct pool {
 /* Start nworkers workers, and take the pool's events and ticks from the loop. */
 int pool_init(struct pool *p, struct master *m, int nworkers, const struct pool_hooks *hooks);
 
+/*
+ * For a master taking over from one that died or handed over: the workers
+ * still serving become ours (nworkers of them; more are drained), slots
+ * without one are filled as after a death. Returns 0 or -errno.
+ */
+int pool_adopt(struct pool *p, struct master *m, int nworkers, const struct pool_hooks *hooks);
+
 /* Hand a new request to a worker, or queue it. */
 void pool_dispatch(struct pool *p, const struct lx_req *req);
 

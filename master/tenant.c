@@ -223,7 +223,7 @@ static void refused(struct master *m, uint32_t slot, int err, pid_t pid, const c
 }
 
 int64_t tenant_open(struct master *m, uint64_t key, const struct cont_paths *paths, pid_t pid,
-                    const char *what)
+                    const char *what, uint64_t node)
 {
 	uint32_t slot = slot_for(m, key, paths, pid);
 	struct shm_tenant *t = &m->shm.tenants[slot];
@@ -238,7 +238,7 @@ int64_t tenant_open(struct master *m, uint64_t key, const struct cont_paths *pat
 		slot_release_if_idle(m, slot);
 		return err;
 	}
-	fh = handle_open(&m->shm, slot);
+	fh = handle_open(&m->shm, slot, node);
 	if (fh < 0) {
 		refused(m, slot, (int)fh, pid, what);
 		slot_release_if_idle(m, slot);

@@ -21,13 +21,13 @@
 int tenant_init(struct master *m);
 
 /*
- * A handle for an open of what by reader pid, charged to container key (0:
- * the reader's container is unknown). paths, when known, name it in status.
- * Returns the handle id, -EMFILE when the container holds its share, or
- * -ENFILE when the table itself is full.
+ * A handle for an open of what (inode node) by reader pid, charged to
+ * container key (0: the reader's container is unknown). paths, when known,
+ * name it in status. Returns the handle id, -EMFILE when the container holds
+ * its share, or -ENFILE when the table itself is full.
  */
 int64_t tenant_open(struct master *m, uint64_t key, const struct cont_paths *paths, pid_t pid,
-                    const char *what);
+                    const char *what, uint64_t node);
 
 /* A RELEASE: free the handle and what it held. Ignores ids that are not open. */
 void tenant_release(struct master *m, uint64_t fh);

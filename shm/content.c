@@ -203,7 +203,7 @@ uint32_t handle_nfree_count(const struct shm *s)
 	return handle_free ? handle_nfree : s->nhandles;
 }
 
-int64_t handle_open(struct shm *s, uint32_t tenant)
+int64_t handle_open(struct shm *s, uint32_t tenant, uint64_t node)
 {
 	struct shm_handle *h;
 	uint32_t idx;
@@ -215,6 +215,7 @@ int64_t handle_open(struct shm *s, uint32_t tenant)
 	idx = handle_free[--handle_nfree];
 	h = &s->handles[idx];
 	atomic_store(&h->chunks, 0);
+	atomic_store(&h->node, node < UINT32_MAX ? (uint32_t)node : UINT32_MAX);
 	atomic_store(&h->tenant, tenant + 1);
 	return (int64_t)PACK(TAG(atomic_load(&h->state)), idx);
 }

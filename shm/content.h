@@ -72,11 +72,13 @@ int content_iov(const struct shm *s, uint32_t chain, uint32_t len, uint64_t off,
 unsigned content_collect(struct shm *s);
 
 /*
- * Master: a handle for a new open charged to container slot tenant, or
- * -ENFILE. Its id encodes the generation. Free handles are those naming no
- * container, so a master that attaches to a live region finds them again.
+ * Master: a handle for a new open of inode node charged to container slot
+ * tenant, or -ENFILE. Its id encodes the generation. Free handles are those
+ * naming no container, so a master that attaches to a live region finds
+ * them again, and what is open on each inode (UINT32_MAX: an inode past
+ * 32 bits, the passed-through tree's).
  */
-int64_t handle_open(struct shm *s, uint32_t tenant);
+int64_t handle_open(struct shm *s, uint32_t tenant, uint64_t node);
 
 /*
  * Master: close a handle, freeing its content. Sets the container slot it was

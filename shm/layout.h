@@ -124,6 +124,8 @@ struct shm_handle {
 	_Atomic uint64_t state;
 	_Atomic uint32_t tenant; /* master: container slot + 1 while open, 0 when free */
 	_Atomic int32_t chunks;  /* master: chunks of this open's content charged to it */
+	_Atomic uint32_t node;   /* master: the inode it was opened on, below 2^32 */
+	uint32_t pad;
 };
 
 /*
@@ -182,6 +184,21 @@ struct shm_header {
 	uint32_t host_cpus; /* CPUs the host can have (sizes the stat floors) */
 
 	struct shm_config config;
+
+	/*
+	 * The master serving the connection, and what a master taking its place
+	 * must know of it (master-written). A standby master watches master_pid
+	 * and the beat (the loop's last turn, CLOCK_MONOTONIC); each master that
+	 * takes over bumps master_gen, so workers watching the master know to
+	 * look again. INIT is answered once per mount: its outcome stays here.
+	 */
+	_Atomic int32_t master_pid;
+	_Atomic uint32_t master_gen;
+	_Atomic uint64_t master_beat_ns;
+	_Atomic uint32_t fuse_ready;  /* FUSE INIT answered */
+	_Atomic uint32_t proto_minor; /* the protocol minor INIT agreed on */
+	_Atomic int32_t backing_id;   /* passthrough backing file of the opens, 0: none */
+	uint32_t pad1;
 
 	/* Free chunk stack: tag << 32 | (index + 1). The tag defeats ABA. */
 	_Atomic uint64_t chunk_free;

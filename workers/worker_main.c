@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "shm/log.h"
@@ -79,6 +81,55 @@ static void wake_master(void)
 	(void)!write(WORKER_WAKE_FD, &one, sizeof(one));
 }
 
+/*
+ * The master serving now, as the region names it, watched through a pidfd
+ * opened again whenever another master takes over (master_gen). A master
+ * that dies is replaced within a second or two by its standby; a worker
+ * that sees no master for ORPHAN_NS holds the connection open for nothing,
+ * and exits (the mount goes with its last holder).
+ */
+#define ORPHAN_NS (10ULL * 1000000000ULL)
+
+struct master_seen {
+	uint32_t gen;
+	int pidfd;
+	uint64_t gone_since; /* 0 while a master runs */
+};
+
+static uint64_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static bool master_gone_too_long(struct worker_ctx *w, struct master_seen *ms)
+{
+	uint32_t gen = atomic_load(&w->shm.hdr->master_gen);
+	struct pollfd pfd;
+
+	if (ms->pidfd < 0 || gen != ms->gen) {
+		pid_t pid = atomic_load(&w->shm.hdr->master_pid);
+
+		if (ms->pidfd >= 0)
+			close(ms->pidfd);
+		ms->gen = gen;
+		ms->pidfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
+	}
+	pfd = (struct pollfd){.fd = ms->pidfd, .events = POLLIN};
+	if (ms->pidfd >= 0 && poll(&pfd, 1, 0) == 0) {
+		ms->gone_since = 0;
+		return false;
+	}
+	if (!ms->gone_since) {
+		ms->gone_since = mono_now();
+		log_warn("no master is serving (pid %d, generation %u): waiting for one",
+		         atomic_load(&w->shm.hdr->master_pid), gen);
+	}
+	return mono_now() - ms->gone_since > ORPHAN_NS;
+}
+
 static void push_completion(struct worker_ctx *w, const struct lx_cmp *cmp)
 {
 	/* The master bounds what it gives us by the ring size, so this is a formality. */
@@ -102,7 +153,7 @@ int main(int argc, char **argv)
 	};
 	static struct worker_ctx ctx;
 	struct worker_ctx *w = &ctx;
-	pid_t master = getppid();
+	struct master_seen ms = {.pidfd = -1};
 	unsigned long gen = 0;
 	enum log_target target = LOG_TARGET_STDERR;
 	bool debug = false, bad_target = false;
@@ -195,9 +246,12 @@ int main(int argc, char **argv)
 			push_completion(w, &cmp);
 			heartbeat(w);
 		}
-		/* Wake now and then to notice a master that is gone. */
-		if (ring_wait(&w->sw->req, 1000) == -ETIMEDOUT && getppid() != master)
+		/* Wake now and then to notice a master that is gone for good. */
+		if (ring_wait(&w->sw->req, 1000) == -ETIMEDOUT && master_gone_too_long(w, &ms)) {
+			log_warn("no master for %llu s: exiting",
+			         (unsigned long long)(ORPHAN_NS / 1000000000ULL));
 			return 0;
+		}
 	}
 	log_debug("stopping on SIGTERM");
 	return 0;

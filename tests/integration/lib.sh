@@ -186,6 +186,7 @@ reap_test_dir()
 		while read -r pid start role; do
 			case $role in daemon | worker) ;; *) kill_recorded KILL "$pid" "$start" ;; esac
 		done <"$st/pids"
+		# (a standby is killed with the helpers: it must not take over from the daemon)
 	fi
 	if [ -f "$st/cgroups" ]; then
 		mapfile -t cglist <"$st/cgroups"
@@ -344,6 +345,7 @@ start_lxcfs()
 	log "start: ${cmd[*]}"
 	"${cmd[@]}" </dev/null >>"$LXCFS_LOG" 2>&1 &
 	LXCFS_PID=$!
+	LXCFS_CHILD=$LXCFS_PID
 	record_pid daemon "$LXCFS_PID"
 	LXCFS_STARTED=1
 	if ! wait_for 10 lxcfs_ready; then
@@ -351,6 +353,8 @@ start_lxcfs()
 		fail "lxcfs not serving $MNT/proc/meminfo after 10 s"
 	fi
 	lxcfs_worker_pids >/dev/null
+	[ "$LXCFS_IMPL" = upstream ] || wait_for 5 eval '[ -n "$(lxcfs_standby_pid)" ]' ||
+		log "no standby master under pid $LXCFS_PID"
 	log "lxcfs pid $LXCFS_PID serving $MNT"
 }
 
@@ -364,17 +368,55 @@ lxcfs_ready()
 # Worker pids of ours: the master's children named lxcfs-worker (recorded for cleanup).
 lxcfs_worker_pids()
 {
+	local p shm=
+	[ "$LXCFS_IMPL" = upstream ] && return 0
+	# Our workers map the master's shared memory on fd 4. After a master was
+	# replaced they are no longer its children, so they are told by that file.
+	for p in /proc/"$LXCFS_PID"/fd/*; do
+		case $(readlink "$p" 2>/dev/null) in
+		/memfd:lxcfs-shm*)
+			shm=$(stat -L -c %i "$p" 2>/dev/null)
+			break
+			;;
+		esac
+	done
+	[ -n "$shm" ] || return 0
+	for p in $(pgrep -x lxcfs-worker 2>/dev/null); do
+		[ "$(stat -L -c %i "/proc/$p/fd/4" 2>/dev/null)" = "$shm" ] || continue
+		pid_alive "$p" || continue
+		grep -q "^$p " "$TEST_TMP/state/pids" 2>/dev/null || record_pid worker "$p"
+		echo "$p"
+	done
+}
+
+# The standby master of ours (it takes over if the master dies): recorded, so
+# that a test killed midway leaves no daemon behind to take over.
+lxcfs_standby_pid()
+{
 	local p
 	[ "$LXCFS_IMPL" = upstream ] && return 0
 	for p in $(pgrep -P "$LXCFS_PID" 2>/dev/null); do
-		case $(cat "/proc/$p/comm" 2>/dev/null) in
-		lxcfs-worker*)
-			pid_alive "$p" || continue
-			grep -q "^$p " "$TEST_TMP/state/pids" 2>/dev/null || record_pid worker "$p"
+		case " $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null) " in
+		*" --standby "*)
+			grep -q "^$p " "$TEST_TMP/state/pids" 2>/dev/null || record_pid standby "$p"
 			echo "$p"
 			;;
 		esac
 	done
+}
+
+# lxcfs_adopt_master: after the master was replaced (its standby took over, or
+# lxcfs --takeover), the daemon is the pid in the pidfile: not our child.
+lxcfs_adopt_master()
+{
+	local new
+	new=$(cat "$RUNDIR/lxcfs.pid" 2>/dev/null)
+	[ -n "$new" ] && pid_alive "$new" || return 1
+	[ "$new" = "$LXCFS_PID" ] && return 0
+	LXCFS_PID=$new
+	record_pid daemon "$new"
+	lxcfs_worker_pids >/dev/null
+	return 0
 }
 
 # lxcfs-ctl status of ours, or nothing when there is no lxcfs-ctl.
@@ -438,8 +480,14 @@ stop_lxcfs()
 	if ! wait_for 10 eval '! pid_alive "$LXCFS_PID"'; then
 		fail "lxcfs (pid $LXCFS_PID) still running 10 s after SIGTERM"
 	fi
-	wait "$LXCFS_PID"
-	rc=$?
+	if [ "$LXCFS_PID" = "${LXCFS_CHILD:-}" ]; then
+		wait "$LXCFS_PID"
+		rc=$?
+	else
+		# A master that took over is not our child: its log says how it ended.
+		rc=0
+		grep -q "(TERM): unmounting and exiting" "$LXCFS_LOG" || rc=1
+	fi
 	LXCFS_STARTED=0
 	state_del pids "$LXCFS_PID $start daemon"
 	log "lxcfs exited with status $rc"

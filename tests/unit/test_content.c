@@ -35,7 +35,7 @@ static void test_roundtrip(struct shm *s)
 
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (char)('a' + i % 26);
-	fh = handle_open(s, 5);
+	fh = handle_open(s, 5, 7);
 	CHECK(fh >= 0);
 	CHECK_EQ_U64(content_get(s, (uint64_t)fh, &chain, &clen), (uint64_t)-ENODATA);
 	CHECK_EQ_U64(content_store(s, big, sizeof(big), &chain), 0);
@@ -133,7 +133,7 @@ static void test_collect(struct shm *s)
 {
 	static char block[SHM_CHUNK_SIZE * 3], all[SHM_CHUNK_SIZE * 64];
 	uint32_t leaked, kept, old;
-	int64_t fh = handle_open(s, 5);
+	int64_t fh = handle_open(s, 5, 7);
 	struct iovec iov[8];
 	size_t bytes;
 

@@ -653,7 +653,7 @@ static char *serve(struct worker_ctx *w, enum lx_file file, uint32_t size)
 	ssize_t n;
 	int niov;
 
-	fh = handle_open(&w->shm, TENANT_UNRESOLVED);
+	fh = handle_open(&w->shm, TENANT_UNRESOLVED, 1);
 	CHECK(fh >= 0);
 	if (fh < 0)
 		return NULL;
