@@ -18,6 +18,7 @@
 #include "master/loop.h"
 #include "master/pool.h"
 #include "master/stats.h"
+#include "master/takeover.h"
 #include "master/tenant.h"
 #include "master/tree.h"
 #include "shm/content.h"
@@ -51,6 +52,20 @@ static void conn_close(struct master *m, struct conn *c)
 		return;
 	master_unwatch(m, c->fd);
 	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	c->gen = gen + 1;
+}
+
+/*
+ * The socket belongs to someone else now (a takeover session, which watches
+ * it itself): forget it, open.
+ */
+static void conn_detach(struct conn *c)
+{
+	uint32_t gen = c->gen;
+
 	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -123,7 +138,9 @@ void control_close(struct master *m)
 		conn_close(m, &conns[i]);
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlink(m->ctl_path);
+		/* Handed over: the path is the new master's to take. */
+		if (!m->handed_over)
+			unlink(m->ctl_path);
 		listen_fd = -1;
 	}
 }
@@ -742,6 +759,20 @@ static void control_finish(struct master *m, int conn, bool ok, const char *line
 	conn_flush(m, c);
 }
 
+/* lxcfs --takeover asking: the connection becomes its session (takeover.h). */
+static void cmd_takeover(struct master *m, struct conn *c, char *args)
+{
+	char msg[512];
+
+	master_unwatch(m, c->fd); /* the session watches it from here, or conn_flush again */
+	if (takeover_accept(m, c->fd, args, msg, sizeof(msg)) == 0) {
+		conn_detach(c);
+		return;
+	}
+	log_warn("takeover refused: %s", msg);
+	out_add(c, "%s ERR %s\n", CTL_PROTO_REPLY, msg);
+}
+
 static void handle_request(struct master *m, struct conn *c)
 {
 	char *nl = memchr(c->in, '\n', c->inlen), *save = NULL, *proto, *cmd, *arg, *rest;
@@ -750,7 +781,9 @@ static void handle_request(struct master *m, struct conn *c)
 	proto = strtok_r(c->in, " ", &save);
 	cmd = strtok_r(NULL, " ", &save);
 	rest = save; /* the arguments as sent, for commands taking several */
-	arg = cmd && strcmp(cmd, "snapshot") != 0 ? strtok_r(NULL, " ", &save) : NULL;
+	arg = cmd && strcmp(cmd, "snapshot") != 0 && strcmp(cmd, "takeover") != 0
+	          ? strtok_r(NULL, " ", &save)
+	          : NULL;
 	if (!proto || strcmp(proto, CTL_PROTO_REQ) != 0) {
 		out_add(c, "%s ERR unsupported protocol (this daemon speaks %s)\n", CTL_PROTO_REPLY,
 		        CTL_PROTO_REQ);
@@ -767,6 +800,8 @@ static void handle_request(struct master *m, struct conn *c)
 	else if (cmd && (strcmp(cmd, "upgrade") == 0 || strcmp(cmd, "restart-worker") == 0 ||
 	                 strcmp(cmd, "scale") == 0))
 		cmd_op(m, c, cmd, arg);
+	else if (cmd && strcmp(cmd, "takeover") == 0)
+		cmd_takeover(m, c, rest);
 	else
 		out_add(c, "%s ERR unknown command\n", CTL_PROTO_REPLY);
 }

@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "master/control.h"
+#include "master/ctl_client.h"
+#include "master/ctl_takeover.h"
 #include "shm/snap.h"
 
 #ifndef LXCFS_VERSION
@@ -30,8 +32,6 @@
 #define LXCFS_BUILD_ID "unknown"
 #endif
 
-#define EXIT_NO_DAEMON 3
-#define EXIT_PROTOCOL  4
 
 static void usage(FILE *f)
 {
@@ -132,63 +132,6 @@ static void json_record(const struct record *r)
 	putchar('}');
 }
 
-static int connect_socket(const char *path)
-{
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = 5};
-	int fd;
-
-	if (strlen(path) >= sizeof(addr.sun_path)) {
-		fprintf(stderr, "lxcfs-ctl: socket path %s is too long\n", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(addr.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* Send one request; return the whole reply (malloc'd, NUL-terminated) or NULL. */
-static char *roundtrip(int fd, const char *cmd)
-{
-	size_t len = 0, cap = 65536;
-	char *buf = malloc(cap);
-	char req[4096 * 3 + 1100];
-	int n;
-
-	if (!buf)
-		return NULL;
-	n = snprintf(req, sizeof(req), "%s %s\n", CTL_PROTO_REQ, cmd);
-	/* Even if the write fails, a refusal may be waiting to be read. */
-	(void)!write(fd, req, (size_t)n);
-	for (;;) {
-		ssize_t r;
-
-		if (len + 1 >= cap) {
-			char *bigger = realloc(buf, cap * 2);
-
-			if (!bigger)
-				break;
-			buf = bigger;
-			cap *= 2;
-		}
-		r = read(fd, buf + len, cap - len - 1);
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	buf[len] = '\0';
-	return buf;
-}
 
 /* Kinds that are lists even with one record (tables of workers, files, entries). */
 static bool always_list(const char *kind)
@@ -335,9 +278,14 @@ static const struct command commands[] = {
      "                 a long path: entries it cannot place are counted unsure\n"
      "  --limit N      show at most N entries (default 500, at most 100000)",
      0, 0, false},
-    {"upgrade", "[--worker-binary PATH]",
+    {"upgrade", "[--worker-binary PATH] | --all [--binary PATH] [--worker-binary PATH]",
      "replace every worker, one at a time, with PATH (default: the binary\n"
-     "lxcfs runs, re-read from disk); exits non-zero if the upgrade stops",
+     "lxcfs runs, re-read from disk); exits non-zero if the upgrade stops.\n"
+     "\n"
+     "  --all          replace the whole daemon, master included, without\n"
+     "                 unmounting: start lxcfs --takeover from the installed\n"
+     "                 binaries (or --binary PATH) with the running master's\n"
+     "                 command line, and wait until it serves (lxcfs(1))",
      0, 1, true},
     {"restart-worker", "ID", "replace worker ID with a fresh one", 1, 1, true},
     {"scale", "N", "run N workers", 1, 1, true},
@@ -465,6 +413,8 @@ int main(int argc, char **argv)
 	};
 	static const struct option cmdopts[] = {
 	    {"worker-binary", required_argument, NULL, 'w'},
+	    {"all", no_argument, NULL, 'a'},
+	    {"binary", required_argument, NULL, 'b'},
 	    {"table", required_argument, NULL, 't'},
 	    {"cgroup", required_argument, NULL, 'c'},
 	    {"limit", required_argument, NULL, 'l'},
@@ -473,7 +423,8 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *runtime_dir = "/run", *socket_path = NULL, *binary = NULL;
-	const char *cgroup = NULL, *limit = NULL;
+	const char *cgroup = NULL, *limit = NULL, *master_binary = NULL;
+	bool all = false;
 	char path[4096], req[4096 * 3 + 1024], tables[512] = "", *reply, *nl;
 	const struct command *cmd = NULL;
 	bool json = false;
@@ -523,11 +474,18 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", cmdopts, NULL)) != -1) {
 		switch (opt) {
 		case 'w':
+		case 'a':
+		case 'b':
 			if (strcmp(cmd->name, "upgrade") != 0) {
 				command_usage(stderr, cmd);
 				return 2;
 			}
-			binary = optarg;
+			if (opt == 'w')
+				binary = optarg;
+			else if (opt == 'a')
+				all = true;
+			else
+				master_binary = optarg;
 			break;
 		case 't':
 		case 'c':
@@ -556,9 +514,16 @@ int main(int argc, char **argv)
 		}
 	}
 	nargs = argc - optind + (binary ? 1 : 0);
-	if (nargs < cmd->min_args || nargs > cmd->max_args) {
+	if (nargs < cmd->min_args || nargs > cmd->max_args || (master_binary && !all)) {
 		command_usage(stderr, cmd);
 		return 2;
+	}
+	if (all) {
+		if (!socket_path) {
+			snprintf(path, sizeof(path), "%s/%s", runtime_dir, CTL_SOCKET_NAME);
+			socket_path = path;
+		}
+		return ctl_upgrade_all(socket_path, master_binary, binary);
 	}
 	if (binary) {
 		char esc[4096 * 3], abs[4096];
@@ -603,7 +568,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%s", runtime_dir, CTL_SOCKET_NAME);
 		socket_path = path;
 	}
-	fd = connect_socket(socket_path);
+	fd = ctl_connect(socket_path);
 	if (fd == -EACCES || fd == -EPERM) {
 		fprintf(stderr, "lxcfs-ctl: %s: permission denied: the control socket is root's\n",
 			socket_path);
@@ -644,7 +609,7 @@ int main(int argc, char **argv)
 		close(fd);
 		return n;
 	}
-	reply = roundtrip(fd, req);
+	reply = ctl_roundtrip(fd, req);
 	close(fd);
 	if (!reply || strncmp(reply, CTL_PROTO_REPLY " ", strlen(CTL_PROTO_REPLY) + 1) != 0) {
 		fprintf(stderr, "lxcfs-ctl: %s did not answer as lxcfs does\n", socket_path);

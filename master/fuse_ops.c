@@ -770,7 +770,7 @@ static void on_fuse(struct master *m, int idx, unsigned events)
  * Every request we take twice is idempotent but OPEN, whose first answer
  * never reached the kernel.
  */
-static void resend(struct master *m)
+void fuse_resend(struct master *m)
 {
 	struct fuse_out_header oh = {.len = sizeof(oh), .error = FUSE_NOTIFY_RESEND};
 
@@ -803,7 +803,7 @@ void fuse_adopt(struct master *m)
 	}
 	for (int n = 0; n < PC_NODES; n++)
 		m->pc[n].lowered = m->pc[n].nopen > 0;
-	resend(m);
+	fuse_resend(m);
 }
 
 int fuse_serve(struct master *m)

@@ -88,26 +88,40 @@ static int next_timeout(struct master *m)
 	return due <= now ? 0 : (int)((due - now + 999999ULL) / 1000000ULL);
 }
 
-void loop_run(struct master *m)
+/* One turn: wait at most timeout ms, run the handlers. */
+static void turn(struct master *m, int timeout)
 {
 	struct epoll_event evs[64];
-	int timeout = next_timeout(m);
+	int n = epoll_wait(m->epfd, evs, 64, timeout);
 
-	while (!m->stopping) {
-		int n = epoll_wait(m->epfd, evs, 64, timeout);
-
-		if (n < 0 && errno != EINTR) {
-			log_err("epoll_wait: %s", strerror(errno));
-			m->stopping = true;
-			m->exit_code = 1;
-			break;
-		}
-		for (int i = 0; i < n && !m->stopping; i++) {
-			uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
-
-			if (kind < EV_COUNT && handlers[kind])
-				handlers[kind](m, (int)(uint32_t)evs[i].data.u64, evs[i].events);
-		}
-		timeout = next_timeout(m);
+	if (n < 0 && errno != EINTR) {
+		log_err("epoll_wait: %s", strerror(errno));
+		m->stopping = true;
+		m->exit_code = 1;
+		return;
 	}
+	for (int i = 0; i < n && !m->stopping; i++) {
+		uint32_t kind = (uint32_t)(evs[i].data.u64 >> 32);
+
+		if (kind < EV_COUNT && handlers[kind])
+			handlers[kind](m, (int)(uint32_t)evs[i].data.u64, evs[i].events);
+	}
+}
+
+void loop_run(struct master *m)
+{
+	while (!m->stopping)
+		turn(m, next_timeout(m));
+}
+
+bool loop_run_until(struct master *m, bool (*done)(struct master *m), uint64_t timeout_ns)
+{
+	uint64_t end = now_ns() + timeout_ns;
+
+	while (!done(m) && !m->stopping && now_ns() < end) {
+		int t = next_timeout(m);
+
+		turn(m, t < 0 || t > 100 ? 100 : t);
+	}
+	return done(m);
 }

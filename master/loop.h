@@ -7,6 +7,7 @@
 #ifndef LXCFS_LOOP_H
 #define LXCFS_LOOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "master/master.h"
@@ -29,5 +30,8 @@ void loop_add_tick(struct master *m, loop_tick fn);
 
 /* Turn until m->stopping. */
 void loop_run(struct master *m);
+
+/* Turn until done(m) holds, m->stopping, or timeout_ns passed. Returns done(m). */
+bool loop_run_until(struct master *m, bool (*done)(struct master *m), uint64_t timeout_ns);
 
 #endif

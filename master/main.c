@@ -22,7 +22,9 @@
 #include "master/mount.h"
 #include "master/pidfile.h"
 #include "master/pool.h"
+#include "master/handover.h"
 #include "master/standby.h"
+#include "master/takeover.h"
 #include "master/tenant.h"
 #include "shm/log.h"
 
@@ -121,36 +123,42 @@ static void apply_options(struct master *m)
 	m->shm.hdr->config.cache_ttl_ms = c->cache_ttl_ms;
 }
 
+/* How a master came to serve: what serve() still has to set up. */
+enum serve_how {
+	SERVE_NEW,      /* mounted just now: start the workers */
+	SERVE_ADOPTED,  /* a standby whose master died: adopt its workers */
+	SERVE_TAKEN,    /* lxcfs --takeover: own workers and connection already set up */
+};
+
 /*
  * Serve the connection until told to stop: this master's name in the region,
- * its events, the pool (started, or adopted from the master it replaces), the
- * control socket and a standby. Then stop in the order that keeps readers
- * from ENOTCONN: the standby (lest it take over), the mount, the workers.
+ * its events, the pool, the control socket and a standby. Then stop in the
+ * order that keeps readers from ENOTCONN: the standby (lest it take over),
+ * the mount, the workers. A master that handed over leaves the mount.
  */
-static int serve(struct master *m, char **argv, bool adopted)
+static int serve(struct master *m, char **argv, enum serve_how how)
 {
-	static struct pool pool;
 	int rc = 0;
 
-	m->pool = &pool;
 	atomic_store(&m->shm.hdr->master_pid, getpid());
 	atomic_fetch_add(&m->shm.hdr->master_gen, 1);
 	beat_clock(m);
 	loop_add_tick(m, beat_clock);
 	apply_options(m);
-	if (fuse_serve(m) < 0 ||
-	    (adopted ? pool_adopt(&pool, m, m->cli->workers, &fuse_pool_hooks)
-	             : pool_init(&pool, m, m->cli->workers, &fuse_pool_hooks)) < 0 ||
+	if ((how != SERVE_TAKEN && fuse_serve(m) < 0) ||
+	    (how == SERVE_NEW && pool_init(m->pool, m, m->cli->workers, &fuse_pool_hooks) < 0) ||
+	    (how == SERVE_ADOPTED &&
+	     pool_adopt(m->pool, m, m->cli->workers, &fuse_pool_hooks) < 0) ||
 	    control_open(m) < 0) {
 		rc = -EIO;
 		goto out;
 	}
-	if (adopted)
+	if (how == SERVE_ADOPTED)
 		fuse_adopt(m);
 	if (standby_start(m, argv) < 0)
 		log_warn("no standby master: a crash of this one would end the mount");
 	log_info("%s %s with %d workers (%s), version %s %s, logging to %s",
-	         adopted ? "took over" : "serving", m->cli->mountpoint, m->cli->workers,
+	         how == SERVE_NEW ? "serving" : "took over", m->cli->mountpoint, m->cli->workers,
 	         m->cli->worker_binary, LXCFS_VERSION, LXCFS_BUILD_ID,
 	         log_target_name(log_target_now()));
 	loop_run(m);
@@ -158,10 +166,13 @@ static int serve(struct master *m, char **argv, bool adopted)
 out:
 	standby_stop(m);
 	/* Unmount first: readers get no ENOTCONN from a half-stopped pool. */
-	mount_unmount(m);
-	pool.m = m;
-	if (pool.pending)
-		pool_stop(&pool);
+	if (m->handed_over)
+		close(m->fuse_fd);
+	else
+		mount_unmount(m);
+	m->pool->m = m;
+	if (m->pool->pending)
+		pool_stop(m->pool);
 	control_close(m);
 	return rc;
 }
@@ -183,6 +194,106 @@ static int lock_pidfile(struct master *m, int wait_ms)
 	else if (fd < 0)
 		log_err("pidfile %s: %s", m->cli->pidfile, strerror(-fd));
 	return fd;
+}
+
+/* A region sized by the command line, with its container index. */
+static int create_region(struct master *m)
+{
+	const struct cli *c = m->cli;
+	int rc;
+
+	rc = shm_create(&m->shm,
+	                &(struct shm_sizes){.nhandles = c->max_handles,
+	                                    .nchunks = c->content_mib * CHUNKS_PER_MIB,
+	                                    .max_cgroups = c->max_cgroups,
+	                                    .max_pids = c->max_pids,
+	                                    .host_size = HOST_FILE_MAX,
+	                                    .host_cpus = host_cpus(),
+	                                    .tenant_handles = c->container_handles,
+	                                    .tenant_chunks =
+	                                        c->container_content_mib * CHUNKS_PER_MIB});
+	if (rc < 0) {
+		log_err("shared memory: %s", strerror(-rc));
+		return rc;
+	}
+	rc = tenant_init(m);
+	if (rc < 0) {
+		log_err("container accounting: %s", strerror(-rc));
+		return rc;
+	}
+	fuse_measure_host(m);
+	return 0;
+}
+
+/* Every worker ready, or one slot's workers dying before they are: either ends the wait. */
+static bool pool_started(struct master *m)
+{
+	return pool_ready(m->pool) >= m->cli->workers || pool_failing(m->pool);
+}
+
+/* What is left of a takeover that stopped: our workers, the session. */
+static int takeover_fail(struct master *m, struct takeover *t, const char *why)
+{
+	fprintf(stderr, "lxcfs --takeover: %s; the running lxcfs keeps serving\n", why);
+	takeover_abort(t);
+	m->stopping = true;
+	if (m->pool->pending)
+		pool_stop(m->pool);
+	return 1;
+}
+
+/*
+ * lxcfs --takeover: take the mount over from the lxcfs serving it, without
+ * unmounting (takeover.h): our region and our workers first, then its
+ * state, then the connection.
+ */
+static int run_takeover(struct master *m, char **argv)
+{
+	struct takeover t;
+	char msg[512], why[600];
+	int rc, state, pidfd;
+
+	rc = takeover_connect(m, &t, msg, sizeof(msg));
+	if (rc < 0) {
+		fprintf(stderr, "lxcfs --takeover: %s\n", msg);
+		return 1;
+	}
+	rc = create_region(m);
+	if (rc == 0)
+		rc = setup_fds(m, true);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "setting up: %s", strerror(-rc));
+		return takeover_fail(m, &t, why);
+	}
+	/* Our workers watch for a master from their start. */
+	atomic_store(&m->shm.hdr->master_pid, getpid());
+	apply_options(m);
+	if (pool_init(m->pool, m, m->cli->workers, &fuse_pool_hooks) < 0 ||
+	    !loop_run_until(m, pool_started, 10000000000ULL) || pool_failing(m->pool)) {
+		snprintf(why, sizeof(why), "the workers of this build did not start (%s, %s)",
+		         m->cli->worker_binary,
+		         m->pool->w[0].last_exit[0] ? m->pool->w[0].last_exit : "not ready in 10 s");
+		return takeover_fail(m, &t, why);
+	}
+	rc = takeover_freeze(&t, &state, msg, sizeof(msg));
+	if (rc == 0) {
+		rc = handover_read(m, state, msg, sizeof(msg));
+		close(state);
+	}
+	if (rc < 0)
+		return takeover_fail(m, &t, msg);
+	/* From here the old master reads nothing: the connection is ours. */
+	if (fuse_serve(m) < 0)
+		return takeover_fail(m, &t, "watching /dev/fuse failed");
+	fuse_adopt(m);
+	rc = takeover_done(&t, msg, sizeof(msg));
+	takeover_abort(&t); /* closes what is left of the session */
+	if (rc < 0)
+		log_warn("takeover: %s", msg);
+	pidfd = lock_pidfile(m, 5000);
+	rc = serve(m, argv, SERVE_TAKEN);
+	pidfile_remove(m->cli->pidfile, pidfd);
+	return rc < 0 ? 1 : 0;
 }
 
 /*
@@ -209,7 +320,7 @@ static int run_standby(struct master *m, char **argv)
 		pidfile_remove(m->cli->pidfile, pidfd);
 		return 1;
 	}
-	rc = serve(m, argv, true);
+	rc = serve(m, argv, SERVE_ADOPTED);
 	pidfile_remove(m->cli->pidfile, pidfd);
 	return rc < 0 ? 1 : 0;
 }
@@ -217,6 +328,7 @@ static int run_standby(struct master *m, char **argv)
 int main(int argc, char **argv)
 {
 	static struct master master;
+	static struct pool pool;
 	struct master *m = &master;
 	struct cli cli;
 	struct timespec ts;
@@ -228,6 +340,7 @@ int main(int argc, char **argv)
 	log_init("lxcfs", cli.debug);
 	log_open(cli.log, -1);
 	m->cli = &cli;
+	m->pool = &pool;
 	m->fuse_fd = -1;
 	m->wakefd = -1;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -244,29 +357,14 @@ int main(int argc, char **argv)
 		log_err("mkdir %s: %s", cli.runtime_dir, strerror(errno));
 		return 1;
 	}
+	if (cli.takeover)
+		return run_takeover(m, argv);
 	pidfd = lock_pidfile(m, 0);
 	if (pidfd < 0)
 		return 1;
-	rc = shm_create(&m->shm,
-	                &(struct shm_sizes){.nhandles = cli.max_handles,
-	                                    .nchunks = cli.content_mib * CHUNKS_PER_MIB,
-	                                    .max_cgroups = cli.max_cgroups,
-	                                    .max_pids = cli.max_pids,
-	                                    .host_size = HOST_FILE_MAX,
-	                                    .host_cpus = host_cpus(),
-	                                    .tenant_handles = cli.container_handles,
-	                                    .tenant_chunks =
-	                                        cli.container_content_mib * CHUNKS_PER_MIB});
-	if (rc < 0) {
-		log_err("shared memory: %s", strerror(-rc));
+	rc = create_region(m);
+	if (rc < 0)
 		goto out_pidfile;
-	}
-	rc = tenant_init(m);
-	if (rc < 0) {
-		log_err("container accounting: %s", strerror(-rc));
-		goto out_pidfile;
-	}
-	fuse_measure_host(m);
 	rc = setup_fds(m, true);
 	if (rc < 0) {
 		log_err("setting up the event loop: %s", strerror(-rc));
@@ -275,7 +373,7 @@ int main(int argc, char **argv)
 	rc = mount_fuse(m);
 	if (rc < 0)
 		goto out_pidfile;
-	rc = serve(m, argv, false);
+	rc = serve(m, argv, SERVE_NEW);
 out_pidfile:
 	pidfile_remove(cli.pidfile, pidfd);
 	return rc < 0 ? 1 : 0;

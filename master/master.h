@@ -23,6 +23,7 @@ enum ev_kind {
 	EV_CTL_LISTEN,
 	EV_CTL_CONN, /* index: connection slot */
 	EV_STANDBY,  /* the standby master's pidfd */
+	EV_TAKEOVER, /* a takeover session (takeover.h) */
 	EV_COUNT,
 };
 
@@ -47,6 +48,7 @@ struct master {
 	int sigfd;
 	int wakefd;
 	bool stopping;
+	bool handed_over; /* stopping after a takeover: the mount, pidfile and socket stay */
 	int exit_code;    /* when stopping: 0, or 1 for a failure */
 	bool initialized; /* FUSE INIT answered */
 	uint32_t proto_minor;
@@ -79,6 +81,9 @@ int fuse_serve(struct master *m);
  * request it (or a worker) read and did not answer queued again.
  */
 void fuse_adopt(struct master *m);
+
+/* Have the kernel queue again every request read from /dev/fuse and not answered. */
+void fuse_resend(struct master *m);
 
 /* Measure the host's files once, for st_size (see shm_header.size_hint). */
 void fuse_measure_host(struct master *m);

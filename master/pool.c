@@ -547,7 +547,13 @@ static void pool_on_exit(struct pool *p, int id)
 		break;
 	case END_START_FAILED:
 		p->start_failures++;
-		if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+		/*
+		 * Before any worker was ever ready, the pool's one summary says it
+		 * (no worker could start; a takeover that stops): these are detail.
+		 */
+		if (!p->ever_ready)
+			log_debug("worker %d (pid %d): %s", id, w->pid, w->last_exit);
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
 			log_err("worker %d (pid %d) refused to attach: incompatible shared "
 			        "memory layout (%s)",
 			        id, w->pid, w->binary);
@@ -592,7 +598,7 @@ static void pool_on_exit(struct pool *p, int id)
  * No worker can be touching content chunks: none holds a request, and none
  * that lost its requests (killed, starved) may still be working on one.
  */
-static bool quiescent(const struct pool *p)
+bool pool_idle(const struct pool *p)
 {
 	if (p->pending_head != p->pending_tail)
 		return false;
@@ -799,7 +805,7 @@ bool pool_tick(struct pool *p)
 		p->m->stopping = true;
 		p->m->exit_code = 1;
 	}
-	if (p->gc_wanted && quiescent(p)) {
+	if (p->gc_wanted && pool_idle(p)) {
 		unsigned n = content_collect(&p->m->shm);
 
 		/* The dead worker's completions may be lost: charges follow what is published. */
@@ -827,6 +833,23 @@ struct worker *pool_free_slot(struct pool *p)
 		if (p->w[i].st == W_DEAD && !p->w[i].in_target)
 			return &p->w[i];
 	return NULL;
+}
+
+bool pool_failing(const struct pool *p)
+{
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		if (p->w[i].in_target && p->w[i].fail_streak >= 3)
+			return true;
+	return false;
+}
+
+int pool_ready(const struct pool *p)
+{
+	int n = 0;
+
+	for (int i = 0; i < SHM_MAX_WORKERS; i++)
+		n += p->w[i].in_target && p->w[i].st == W_READY;
+	return n;
 }
 
 int pool_live(const struct pool *p)

@@ -134,6 +134,15 @@ void pool_dispatch(struct pool *p, const struct lx_req *req);
 /* Retire completed requests of every worker. */
 void pool_harvest(struct pool *p);
 
+/* Nothing in flight or queued, and no worker that lost its requests still working. */
+bool pool_idle(const struct pool *p);
+
+/* A slot whose workers keep dying before they are READY (three in a row). */
+bool pool_failing(const struct pool *p);
+
+/* Workers counted toward the pool's size that are READY. */
+int pool_ready(const struct pool *p);
+
 /* Periodic: deadlines, restarts, pending queue. Returns true while it needs ticks. */
 bool pool_tick(struct pool *p);
 

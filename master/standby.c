@@ -25,6 +25,7 @@
 extern char **environ;
 
 static char **master_argv;
+static bool stopped; /* standby_stop: none until standby_start again */
 static int exe_fd = -1;
 static pid_t standby_pid;
 static int standby_pidfd = -1;
@@ -102,7 +103,7 @@ static uint64_t standby_clock(struct master *m)
 {
 	uint64_t now = now_ns();
 
-	if (standby_pid || m->stopping)
+	if (standby_pid || stopped || m->stopping)
 		return 0;
 	if (now >= respawn_at && spawn(m) == 0)
 		return 0;
@@ -136,7 +137,9 @@ static void on_standby_exit(struct master *m, int idx, unsigned events)
 
 int standby_start(struct master *m, char **argv)
 {
-	master_argv = argv;
+	if (argv)
+		master_argv = argv;
+	stopped = false;
 	if (exe_fd < 0) {
 		exe_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
 		if (exe_fd < 0) {
@@ -153,9 +156,10 @@ void standby_stop(struct master *m)
 {
 	pid_t pid = standby_pid;
 
+	stopped = true; /* no restart from here on */
 	if (!pid)
 		return;
-	standby_pid = 0; /* no restart from here on */
+	standby_pid = 0;
 	master_unwatch(m, standby_pidfd);
 	kill(pid, SIGTERM);
 	for (int i = 0; i < 100; i++) {

@@ -28,8 +28,8 @@
 
 /*
  * Master: start the standby (and start it again whenever it ends). argv is
- * the master's own command line; the standby gets it without --takeover and
- * with --standby. Returns 0 or -errno.
+ * the master's own command line (NULL: the one given before); the standby
+ * gets it without --takeover and with --standby. Returns 0 or -errno.
  */
 int standby_start(struct master *m, char **argv);
 

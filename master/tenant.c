@@ -124,6 +124,17 @@ static uint32_t slot_for(struct master *m, uint64_t key, const struct cont_paths
 	return slot;
 }
 
+uint32_t tenant_import(struct master *m, uint64_t key, const char *label)
+{
+	uint32_t slot = slot_for(m, key, NULL, 0);
+	struct shm_tenant *t = &m->shm.tenants[slot];
+
+	/* The label the other master knew it by, unless we name it already. */
+	if (slot > TENANT_OVERFLOW && label[0] && (!t->label[0] || strncmp(t->label, "key ", 4) == 0))
+		snprintf(t->label, sizeof(t->label), "%.*s", TENANT_LABEL - 1, label);
+	return slot;
+}
+
 static void slot_release_if_idle(struct master *m, uint32_t slot)
 {
 	if (slot <= TENANT_OVERFLOW || atomic_load(&m->shm.tenants[slot].handles) != 0)

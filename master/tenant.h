@@ -29,6 +29,12 @@ int tenant_init(struct master *m);
 int64_t tenant_open(struct master *m, uint64_t key, const struct cont_paths *paths, pid_t pid,
                     const char *what, uint64_t node);
 
+/*
+ * The slot of container key for handles taken over from another master,
+ * named label as that master named it. Its counts follow tenant_recount.
+ */
+uint32_t tenant_import(struct master *m, uint64_t key, const char *label);
+
 /* A RELEASE: free the handle and what it held. Ignores ids that are not open. */
 void tenant_release(struct master *m, uint64_t fh);
 

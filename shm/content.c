@@ -242,6 +242,24 @@ int handle_release(struct shm *s, uint64_t fh, uint32_t *tenant, int32_t *chunks
 	return 0;
 }
 
+int handle_import(struct shm *s, uint64_t fh, uint32_t tenant, uint64_t node)
+{
+	struct shm_handle *h = shm_handle_of(s, fh);
+
+	if (!h || TAG(fh) == 0)
+		return -ERANGE;
+	if (atomic_load(&h->tenant))
+		return -EEXIST;
+	atomic_store(&h->state, PACK(TAG(fh), 0));
+	atomic_store(&h->chunks, 0);
+	atomic_store(&h->node, node < UINT32_MAX ? (uint32_t)node : UINT32_MAX);
+	atomic_store(&h->tenant, tenant + 1);
+	/* The free list is built again from the table at the next open. */
+	free(handle_free);
+	handle_free = NULL;
+	return 0;
+}
+
 struct shm_handle *handle_if_open(const struct shm *s, uint64_t fh)
 {
 	struct shm_handle *h = shm_handle_of(s, fh);

@@ -87,6 +87,13 @@ int64_t handle_open(struct shm *s, uint32_t tenant, uint64_t node);
  */
 int handle_release(struct shm *s, uint64_t fh, uint32_t *tenant, int32_t *chunks);
 
+/*
+ * Master taking over from another: open fh exactly as the other master had
+ * it (index and generation), for inode node, charged to container slot
+ * tenant. Returns 0, -ERANGE (no such handle in this table), -EEXIST.
+ */
+int handle_import(struct shm *s, uint64_t fh, uint32_t tenant, uint64_t node);
+
 /* The handle of fh if fh is open (its generation current), else NULL. */
 struct shm_handle *handle_if_open(const struct shm *s, uint64_t fh);
 

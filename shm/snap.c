@@ -475,12 +475,15 @@ static bool slot_resident(const struct resident *r, const struct snap_slot *sl, 
 	return last < r->npages && (r->vec[first] & 1) && (r->vec[last] & 1);
 }
 
-void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
-               void (*cb)(void *arg, const struct snap_entry *e), void *arg)
+static void each_entry(const struct shm *s, enum snap_table_id t, uint64_t now_ns, bool values,
+                       void (*cb)(void *arg, const struct snap_entry *e), void *arg)
 {
-	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS;
+	uint32_t total = s->tables[t].nbuckets * SNAP_WAYS, vsize = s->tables[t].value_size;
+	unsigned char *value = values ? malloc(vsize ? vsize : 1) : NULL;
 	struct resident r;
 
+	if (values && !value)
+		return;
 	resident_map(s, t, &r);
 	for (uint32_t i = 0; i < total; i++) {
 		struct snap_slot *sl = slot_at(s, t, i);
@@ -490,16 +493,21 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 		for (int tries = 0; tries < SNAP_READ_TRIES; tries++) {
 			uint32_t s1 = atomic_load_explicit(&sl->seq, memory_order_acquire);
 			char label[sizeof(sl->label)];
+			struct snap_key key;
 			uint64_t filled;
 			uint32_t len;
 			bool used;
 
 			if (s1 & 1)
 				break;
-			used = sl->key.h1 || sl->key.h2;
+			key = sl->key;
+			used = key.h1 || key.h2;
 			memcpy(label, sl->label, sizeof(label));
 			filled = sl->filled_ns;
-			len = sl->value_len;
+			/* Lengths in shm are untrusted: bound by the table. */
+			len = sl->value_len < vsize ? sl->value_len : vsize;
+			if (values && used)
+				memcpy(value, slot_value(sl), len);
 			atomic_thread_fence(memory_order_acquire);
 			if (atomic_load_explicit(&sl->seq, memory_order_relaxed) != s1)
 				continue;
@@ -512,6 +520,8 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 				    .age_ns = now_ns > filled ? now_ns - filled : 0,
 				    .idle_ns = now_ns > last ? now_ns - last : 0,
 				    .len = len,
+				    .key = key,
+				    .value = value,
 				};
 
 				cb(arg, &e);
@@ -520,6 +530,19 @@ void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
 		}
 	}
 	free(r.vec);
+	free(value);
+}
+
+void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
+               void (*cb)(void *arg, const struct snap_entry *e), void *arg)
+{
+	each_entry(s, t, now_ns, false, cb, arg);
+}
+
+void snap_each_value(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
+                     void (*cb)(void *arg, const struct snap_entry *e), void *arg)
+{
+	each_entry(s, t, now_ns, true, cb, arg);
 }
 
 unsigned snap_update_each(struct shm *s, enum snap_table_id t, const struct snap_who *who,

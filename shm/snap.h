@@ -162,6 +162,8 @@ struct snap_entry {
 	uint64_t age_ns;  /* since its value was read */
 	uint64_t idle_ns; /* since a worker last used it (racy: a hint for ordering) */
 	uint32_t len;     /* value bytes */
+	struct snap_key key;
+	const void *value; /* snap_each_value only: a copy of the len value bytes */
 };
 
 /*
@@ -170,6 +172,10 @@ struct snap_entry {
  */
 void snap_each(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
                void (*cb)(void *arg, const struct snap_entry *e), void *arg);
+
+/* As snap_each, with a consistent copy of each entry's value (e->value). */
+void snap_each_value(const struct shm *s, enum snap_table_id t, uint64_t now_ns,
+                     void (*cb)(void *arg, const struct snap_entry *e), void *arg);
 
 /*
  * Visit every entry of table t with its lease held: fn gets a copy of the

@@ -18,6 +18,7 @@
 #   readers_collect PHASE       wait for them; log the figures; fail on any problem
 #   kill_workers SECS MIN MAX   SIGKILL a random worker every MIN..MAX ms for SECS
 #   build_worker DIR MAKEVARS   an lxcfs-worker of this tree built into DIR
+#   build_daemon DIR MAKEVARS   lxcfs and lxcfs-worker of this tree built into DIR
 #
 # Readers check each read with filecheck: whole, the file's shape, the
 # container's own figures, and none that keeps the reader waiting longer than
@@ -235,14 +236,29 @@ kill_workers()
 # the sanitizers when the build under test has them; prints its path.
 build_worker()
 {
-	local dir=$1 san=0 t0=$SECONDS
-	shift
+	build_binaries "$1" lxcfs-worker "${@:2}"
+	echo "$1/lxcfs-worker"
+}
+
+# build_daemon DIR [MAKE-VARS...]: lxcfs and lxcfs-worker of this tree built
+# into DIR (sanitizers as the build under test has them).
+build_daemon()
+{
+	build_binaries "$1" "lxcfs lxcfs-worker" "${@:2}"
+}
+
+# build_binaries DIR "NAME..." [MAKE-VARS...]
+build_binaries()
+{
+	local dir=$1 names=$2 san=0 t0=$SECONDS n
+	local -a targets=()
+	shift 2
 	ldd "$LXCFS_BUILD/lxcfs-worker" 2>/dev/null | grep -q libasan && san=1
 	mkdir -p "$dir"
+	for n in $names; do targets+=("$dir/$n"); done
 	if ! make -C "$REPO_ROOT" --no-print-directory -j2 BUILD="$dir" SAN=$san "$@" \
-		"$dir/lxcfs-worker" >"$dir/make.log" 2>&1; then
-		fail "cannot build a worker into $dir ($* SAN=$san): $(grep -m3 -iE 'error' "$dir/make.log" | tr '\n' ' ')"
+		"${targets[@]}" >"$dir/make.log" 2>&1; then
+		fail "cannot build $names into $dir ($* SAN=$san): $(grep -m3 -iE 'error' "$dir/make.log" | tr '\n' ' ')"
 	fi
-	log "built $dir/lxcfs-worker ($* SAN=$san) in $((SECONDS - t0)) s"
-	echo "$dir/lxcfs-worker"
+	log "built $names into $dir ($* SAN=$san) in $((SECONDS - t0)) s"
 }

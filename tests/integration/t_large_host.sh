@@ -106,6 +106,7 @@ start_in_ns()
 		shift 2
 		exec "$@"' sh "$FIX/cpuinfo" "$FIX/stat" "${cmd[@]}" </dev/null >>"$LXCFS_LOG" 2>&1 &
 	LXCFS_PID=$!
+	LXCFS_CHILD=$LXCFS_PID
 	record_pid daemon "$LXCFS_PID"
 	LXCFS_STARTED=1
 	if ! wait_for 10 ns_ready; then

@@ -262,6 +262,7 @@ start_lxcfs_quiet()
 	"$LXCFS_BUILD/lxcfs" -f --runtime-dir "$RUNDIR" --worker-binary "$LXCFS_BUILD/lxcfs-worker" \
 		--workers 2 "$MNT" </dev/null >/dev/null 2>&1 &
 	LXCFS_PID=$!
+	LXCFS_CHILD=$LXCFS_PID
 	record_pid daemon "$LXCFS_PID"
 	LXCFS_STARTED=1
 	wait_for 10 lxcfs_ready || fail "lxcfs with stderr on /dev/null is not serving"
@@ -292,6 +293,7 @@ os.environ["JOURNAL_STREAM"] = "%d:%d" % (st.st_dev, st.st_ino)
 os.execv(sys.argv[2], sys.argv[2:])' "$LXCFS_LOG" "$LXCFS_BUILD/lxcfs" -f --runtime-dir "$RUNDIR" \
 		--worker-binary "$LXCFS_BUILD/lxcfs-worker" --workers 2 "$MNT" </dev/null >/dev/null &
 	LXCFS_PID=$!
+	LXCFS_CHILD=$LXCFS_PID
 	record_pid daemon "$LXCFS_PID"
 	LXCFS_STARTED=1
 	wait_for 10 lxcfs_ready || fail "lxcfs with stderr on a journal stream is not serving"
