@@ -19,11 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "master/child.h"
 #include "master/loop.h"
 #include "master/pool.h"
 #include "master/stats.h"
@@ -67,30 +67,16 @@ static struct shm_worker *slot_of(struct pool *p, struct worker *w)
 static void worker_exec(struct pool *p, struct worker *w, uint32_t gen, pid_t parent,
                         const char *binary)
 {
-	struct master *m = p->m;
 	char slot[16], gens[16];
 	char *argv[12];
-	int argc = 0, fuse, shm, wake;
-	sigset_t none;
+	int argc = 0;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
 	/*
 	 * No parent-death signal: a worker outlives a master that dies, holding
 	 * the connection open for the standby that takes its place (and exits on
 	 * its own if no master comes back, worker_main.c).
 	 */
-	if (getppid() != parent)
-		_exit(1);
-	/* Move the three fds out of the way first: dup2 onto 3..5 must not clobber them. */
-	fuse = fcntl(m->fuse_fd, F_DUPFD, 100);
-	shm = fcntl(m->shm.fd, F_DUPFD, 100);
-	wake = fcntl(m->wakefd, F_DUPFD, 100);
-	if (fuse < 0 || shm < 0 || wake < 0 || dup2(fuse, 3) < 0 || dup2(shm, 4) < 0 ||
-	    dup2(wake, 5) < 0)
-		_exit(126);
-	syscall(SYS_close_range, 6, ~0U, 0);
+	child_fds(p->m, parent, -1);
 
 	snprintf(slot, sizeof(slot), "%d", w->id);
 	snprintf(gens, sizeof(gens), "%u", gen);

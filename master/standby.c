@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "master/child.h"
 #include "master/loop.h"
 #include "master/standby.h"
 #include "shm/log.h"
@@ -40,26 +41,9 @@ static int pidfd_open(pid_t pid)
 static void standby_exec(struct master *m, char **argv, pid_t parent)
 {
 	char *args[256];
-	int n = 0, fuse, shm, wake, exe;
-	sigset_t none;
+	int n = 0;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	if (getppid() != parent)
-		_exit(1);
-	fuse = fcntl(m->fuse_fd, F_DUPFD, 100);
-	shm = fcntl(m->shm.fd, F_DUPFD, 100);
-	wake = fcntl(m->wakefd, F_DUPFD, 100);
-	exe = fcntl(exe_fd, F_DUPFD, 100);
-	if (fuse < 0 || shm < 0 || wake < 0 || exe < 0 || dup2(fuse, STANDBY_FUSE_FD) < 0 ||
-	    dup2(shm, STANDBY_SHM_FD) < 0 || dup2(wake, STANDBY_WAKE_FD) < 0 ||
-	    dup2(exe, STANDBY_WAKE_FD + 1) < 0 ||
-	    fcntl(STANDBY_WAKE_FD + 1, F_SETFD, FD_CLOEXEC) < 0)
-		_exit(126);
-	exe = STANDBY_WAKE_FD + 1;
-	/* Everything else stays ours: the pidfile lock above all. */
-	syscall(SYS_close_range, exe + 1, ~0U, 0);
+	child_fds(m, parent, exe_fd);
 	/* Right after the program name: an option wherever "--" may come later. */
 	args[n++] = argv[0];
 	args[n++] = "--standby";
@@ -68,7 +52,7 @@ static void standby_exec(struct master *m, char **argv, pid_t parent)
 			args[n++] = argv[i];
 	args[n] = NULL;
 	/* The binary this master runs, even if a package upgrade replaced the file since. */
-	syscall(SYS_execveat, exe, "", args, environ, AT_EMPTY_PATH);
+	syscall(SYS_execveat, CHILD_EXTRA_FD, "", args, environ, AT_EMPTY_PATH);
 	_exit(127);
 }
 
@@ -213,14 +197,14 @@ int standby_watch(struct master *m)
 	pid_t pid;
 	int err, pidfd, sigfd;
 
-	err = shm_attach(&m->shm, STANDBY_SHM_FD, msg, sizeof(msg));
+	err = shm_attach(&m->shm, CHILD_SHM_FD, msg, sizeof(msg));
 	if (err < 0) {
 		log_err("standby: attach shared memory: %s%s%s", strerror(-err), msg[0] ? ": " : "",
 		        msg);
 		return err;
 	}
-	m->fuse_fd = STANDBY_FUSE_FD;
-	m->wakefd = STANDBY_WAKE_FD;
+	m->fuse_fd = CHILD_FUSE_FD;
+	m->wakefd = CHILD_WAKE_FD;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

@@ -1,8 +1,7 @@
 /*
  * The standby master: a second lxcfs process that the serving master starts
  * from its own binary and command line (with --standby), holding the FUSE
- * connection (fd 3), the shared memory (fd 4) and the workers' wake eventfd
- * (fd 5). It watches the master and, when the master dies (a crash, any
+ * connection, the shared memory and the workers' wake eventfd (child.h). It watches the master and, when the master dies (a crash, any
  * signal), stays stopped (SIGSTOP, a debugger) longer than STANDBY_STOPPED_MS
  * or stops turning its loop for STANDBY_HUNG_MS, kills what is left of it
  * and becomes the master itself (main.c). Readers meanwhile wait in the
@@ -22,9 +21,6 @@
 #define STANDBY_STOPPED_MS 300
 #define STANDBY_HUNG_MS    3000
 
-#define STANDBY_FUSE_FD 3
-#define STANDBY_SHM_FD  4
-#define STANDBY_WAKE_FD 5
 
 /*
  * Master: start the standby (and start it again whenever it ends). argv is
