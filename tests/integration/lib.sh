@@ -162,6 +162,19 @@ kill_recorded()
 
 # reap_test_dir DIR: undo whatever the test with private folder DIR left: its
 # containers' processes and cgroups, its daemon, its mounts. Safe to run twice.
+# cg_kill_all CG: SIGKILL whatever runs in cgroup CG until it is empty (5 s at most).
+cg_kill_all()
+{
+	local p
+	for _ in $(seq 100); do
+		p=$(cat "$1/cgroup.procs" 2>/dev/null)
+		[ -z "$p" ] && break
+		# shellcheck disable=SC2086
+		kill -KILL $p 2>/dev/null
+		sleep 0.05
+	done
+}
+
 # cg_rmtree DIR: remove cgroup DIR and every cgroup below it, deepest first,
 # each reached by a path relative to its parent: the absolute paths of a deep
 # tree can be longer than PATH_MAX.
@@ -196,13 +209,7 @@ reap_test_dir()
 			# Only ever cgroups this library made (a guard against a bad state file).
 			case $cg in */lxcfs-test.*) ;; *) continue ;; esac
 			[ -d "$cg" ] || continue
-			for _ in $(seq 100); do
-				p=$(cat "$cg/cgroup.procs" 2>/dev/null)
-				[ -z "$p" ] && break
-				# shellcheck disable=SC2086
-				kill -KILL $p 2>/dev/null
-				sleep 0.05
-			done
+			cg_kill_all "$cg"
 		done
 	fi
 	# Then the daemon: SIGTERM so it unmounts, SIGKILL if it does not go.
@@ -823,13 +830,7 @@ destroy_container()
 	for name in "$@"; do
 		[ -n "${CT_UNSHARE[$name]:-}" ] || continue
 		for cg in ${CT_CGS[$name]}; do
-			for _ in $(seq 100); do
-				p=$(cat "$cg/cgroup.procs" 2>/dev/null)
-				[ -z "$p" ] && break
-				# shellcheck disable=SC2086
-				kill -KILL $p 2>/dev/null
-				sleep 0.05
-			done
+			cg_kill_all "$cg"
 			wait_for 5 rmdir "$cg" 2>/dev/null || fail "cannot remove cgroup $cg"
 			state_del cgroups "$cg"
 		done
