@@ -21,11 +21,13 @@
  *    difference. An unlimited memsw leaves the host's SwapTotal.
  *  - swappiness 0: SwapTotal = used, so the container looks unable to swap
  *    more, as upstream does. It is only read with swap accounting, as upstream.
- *  - No swap accounting: upstream does not copy the host lines. It computes
- *    the v1 total without the memsw term (MemTotal clamped to the host's
- *    SwapTotal, nothing used) and a v2 total of 0. We do the same: the host's
- *    used figure says nothing about this container, and upstream running
- *    beside us on v1 then shows the same numbers.
+ *  - No swap accounting (v1 without memory.memsw.*, a kernel booted without
+ *    swapaccount; v2 without memory.swap.*): no swap at all, SwapTotal and
+ *    SwapFree 0 and swaps with its header only, as upstream ("When SWAP
+ *    accounting isn't enabled, no SWAP space is reported at all"). Nothing
+ *    says how much swap the container may use or uses: the host's figures
+ *    would be another container's, and a SwapTotal shown all free invites a
+ *    JVM or a database to size itself for swap it may not have.
  *  - SwapFree = SwapTotal - used, with used clamped to the total: upstream
  *    can wrap around here (issue #115); we do not.
  *
@@ -251,11 +253,8 @@ void meminfo_swap_figures(const char *host, size_t host_len, const struct cg_mem
 	if (!host_field_kb(host, host_len, MI_SWAP_TOTAL, &host_swap_kb))
 		host_swap_kb = 0;
 
-	if (!cg->swap_accounting) {
-		if (cg->version == 1)
-			*total_kb = min_u64(mem_total, host_swap_kb);
+	if (!cg->swap_accounting)
 		return;
-	}
 
 	if (cg->version == 2)
 		swap_figures_v2(cg, host_swap_kb, total_kb, used_kb);

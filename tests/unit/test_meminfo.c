@@ -7,14 +7,18 @@
  * struct cg_memory; parsing memory.stat for real is the worker's job.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "proc_render/misc.h"
 #include "proc_render/render.h"
 #include "tests/unit/check.h"
 #include "tests/unit/fixture.h"
+#include "workers/cgroup.h"
 
 #define FIXTURES "tests/fixtures/meminfo/"
 #define MiB      (1024ULL * 1024)
@@ -358,18 +362,54 @@ static void test_swap_off(void)
 	check_swap(&cg, &opts, 0, 0);
 }
 
-/* Without swap accounting, as upstream: v1 MemTotal clamped to the host, v2 none. */
+/* Without swap accounting, as upstream: no swap at all, on a host that has 8 GiB of it. */
 static void test_no_swap_accounting(void)
 {
 	struct cg_memory cg = cg_v1();
 
 	cg.swap_accounting = false;
-	cg.swappiness = 0; /* only read with accounting */
-	check_swap(&cg, &opts_default, 307200, 307200);
+	check_swap(&cg, &opts_default, 0, 0);
+	CHECK_STR(line_of(out, "SwapTotal:"), "SwapTotal:             0 kB");
+	CHECK_STR(line_of(out, "SwapFree:"), "SwapFree:              0 kB");
+	check_v1_figures(out); /* the memory lines are the same as with accounting */
+	cg.swappiness = 0;     /* only read with accounting */
+	check_swap(&cg, &opts_default, 0, 0);
 
 	cg = cg_v2();
 	cg.swap_accounting = false;
 	check_swap(&cg, &opts_default, 0, 0);
+}
+
+/*
+ * A v1 kernel booted without swap accounting (swapaccount=0, or
+ * CONFIG_MEMCG_SWAP unset): tests/fixtures/cgroup1-nomemsw has no
+ * memory.memsw.* files and a memory.stat without swap lines. Read as the
+ * worker reads it, meminfo and swaps show no swap however much the host has.
+ */
+static void test_no_memsw_fixture(void)
+{
+	struct cg_memory cg;
+	uint64_t total = 1, used = 1;
+	char swaps[256];
+	int root = open("tests/fixtures/cgroup1-nomemsw", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	CHECK(root >= 0);
+	memset(&cg, 0, sizeof(cg));
+	CHECK(cg_read_memory(root, 1, "/lxc/c1", &cg) == 0);
+	close(root);
+	CHECK(!cg.swap_accounting);
+	CHECK_EQ_U64(cg.limit, 314572800);
+	CHECK_EQ_U64(cg.usage, 159383552);
+
+	CHECK(render(host_swap, host_swap_len, &cg, &opts_default) > 0);
+	CHECK_EQ_U64(kb_of(out, "MemTotal:"), 307200);
+	CHECK_EQ_U64(kb_of(out, "SwapTotal:"), 0);
+	CHECK_EQ_U64(kb_of(out, "SwapFree:"), 0);
+	meminfo_swap_figures(host_swap, host_swap_len, &cg, &opts_default, &total, &used);
+	CHECK_EQ_U64(total, 0);
+	CHECK_EQ_U64(used, 0);
+	CHECK(render_swaps(total, used, swaps, sizeof(swaps)) > 0);
+	CHECK_STR(swaps, "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n");
 }
 
 static void test_zswap(void)
@@ -554,6 +594,7 @@ int main(void)
 	test_swappiness_zero();
 	test_swap_off();
 	test_no_swap_accounting();
+	test_no_memsw_fixture();
 	test_zswap();
 	test_verbatim();
 	test_enospc();
