@@ -131,8 +131,9 @@ struct cg_cpu_stat {
  * The last figures /proc/stat showed one container, so the next rendering
  * never shows a counter lower than before (upstream issue #554): apportioned
  * and derived figures (v2 usage, idle') move both ways as their inputs shift,
- * and a cpuset change renumbers the lines. cpu[k] is line "cpuk" as emitted
- * (after renumbering), all the "cpu " line. All zero is "nothing shown yet".
+ * and a cpuset change renumbers the cfs view's lines. cpu[k] is line "cpuk"
+ * as emitted (the host CPU k, or the k-th line of the cfs view), all the
+ * "cpu " line. All zero is "nothing shown yet".
  * 82000 bytes; fixed size so it can live in shared memory.
  */
 struct stat_floor {
@@ -148,6 +149,8 @@ struct stat_floor {
 struct stat_view {
 	const struct cpuset *visible;  /* host CPUs whose lines are shown */
 	unsigned max_cpus;             /* --enable-cfs: at most this many lines; 0 = no limit */
+	bool renumber;                 /* --enable-cfs: lines cpu0..cpu(n-1), as its online
+	                                  file; else each keeps its host CPU's number */
 	const struct cg_cpuacct *acct; /* v1 per-CPU usage, or NULL */
 	const struct cg_cpu_stat *cpu_stat; /* v2 totals, or NULL */
 	const struct stat_floor *prev;      /* figures shown last time, or NULL */

@@ -1,10 +1,17 @@
 /*
  * /proc/stat for one container.
  *
- * The host's cpuN lines of the container's visible CPUs are shown, renumbered
- * 0..n-1 in the host's order, under a "cpu  " line that is the field sums of
- * the lines shown; every other line (intr, ctxt, btime, processes,
- * procs_running, procs_blocked, softirq) is the host's, as it is.
+ * The host's cpuN lines of the container's visible CPUs are shown, in the
+ * host's order, under a "cpu  " line that is the field sums of the lines
+ * shown; every other line (intr, ctxt, btime, processes, procs_running,
+ * procs_blocked, softirq) is the host's, as it is.
+ *
+ * Each line keeps its host CPU's number (cpuset "1,3" shows cpu1 and cpu3),
+ * as sys/devices/system/cpu/online lists the same CPUs, as the kernel does
+ * and as upstream does since 5.0.3: tools that pair sched_getaffinity() or
+ * the online list with these lines (mpstat -P, sar, per-CPU monitors) find
+ * theirs. Only the --enable-cfs view renumbers them 0..n-1, because its
+ * online file does too (a quota is a count of CPUs, not a set of them).
  *
  * What a line holds depends on what the container's cgroup tells us:
  *
@@ -43,8 +50,9 @@
  * Never backwards (upstream #554): apportioned shares and idle' move both
  * ways as their inputs shift, a cpuset change renumbers the lines, and the
  * kernel's own iowait may decrease. With a floor (the figures shown last
- * time) each counter is raised to at least its last value, per line and for
- * the "cpu  " line; the floor then receives what was shown. A clamped line
+ * time) each counter is raised to at least its last value, per line (by the
+ * number the line shows) and for the "cpu  " line; the floor then receives
+ * what was shown. A clamped line
  * may total a little more than the host's for a while; a reader computing
  * deltas only ever sees them >= 0.
  */
@@ -243,7 +251,13 @@ static void stat_clamp(const uint64_t *floor, uint64_t f[ST_NFIELDS])
 	}
 }
 
-/* The floor of shown line k, if it has one. */
+/* The number line r->j of host CPU cpu shows: the host's, or its rank in the cfs view. */
+static unsigned stat_label(const struct stat_calc *c, const struct stat_run *r, unsigned cpu)
+{
+	return c->v->renumber ? r->j : cpu;
+}
+
+/* The floor of the line numbered k, if it has one. */
 static const uint64_t *stat_floor_of(const struct stat_floor *prev, unsigned k)
 {
 	return prev && k < STAT_FLOOR_CPUS ? prev->cpu[k] : NULL;
@@ -308,27 +322,26 @@ static void stat_pass_sum(const struct stat_calc *c, const char *host, size_t le
 	unsigned cpu;
 
 	memset(sum, 0, ST_NFIELDS * sizeof(sum[0]));
+	/* Lines not shown now keep their floor, should they come back. */
+	if (v->next && v->next != v->prev) {
+		if (v->prev)
+			memcpy(v->next->cpu, v->prev->cpu, sizeof(v->next->cpu));
+		else
+			memset(v->next->cpu, 0, sizeof(v->next->cpu));
+	}
 	for (; r.j < c->shown && stat_next_visible(host, len, &pos, v->visible, &cpu, f); r.j++) {
+		unsigned k = stat_label(c, &r, cpu);
+
 		stat_line(c, &r, cpu, f, out);
-		stat_clamp(stat_floor_of(v->prev, r.j), out);
+		stat_clamp(stat_floor_of(v->prev, k), out);
 		for (int i = 0; i < ST_NFIELDS; i++)
 			sum[i] += out[i];
-		if (v->next && r.j < STAT_FLOOR_CPUS)
-			memcpy(v->next->cpu[r.j], out, sizeof(out));
+		if (v->next && k < STAT_FLOOR_CPUS)
+			memcpy(v->next->cpu[k], out, sizeof(out));
 	}
 	stat_clamp(v->prev ? v->prev->all : NULL, sum);
-	if (!v->next)
-		return;
-	memcpy(v->next->all, sum, sizeof(v->next->all));
-	/* Lines not shown now keep their floor, should they come back. */
-	if (v->next != v->prev) {
-		for (unsigned k = c->shown; k < STAT_FLOOR_CPUS; k++) {
-			if (v->prev)
-				memcpy(v->next->cpu[k], v->prev->cpu[k], sizeof(v->next->cpu[k]));
-			else
-				memset(v->next->cpu[k], 0, sizeof(v->next->cpu[k]));
-		}
-	}
+	if (v->next)
+		memcpy(v->next->all, sum, sizeof(v->next->all));
 }
 
 static void stat_put_fields(struct cpu_out *o, const uint64_t f[ST_NFIELDS])
@@ -354,10 +367,12 @@ static void stat_put_cpus(const struct stat_calc *c, const char *host, size_t le
 	stat_put_fields(o, sum);
 	for (; r.j < c->shown && stat_next_visible(host, len, &pos, c->v->visible, &cpu, f);
 	     r.j++) {
+		unsigned k = stat_label(c, &r, cpu);
+
 		stat_line(c, &r, cpu, f, out);
-		stat_clamp(stat_floor_of(c->v->prev, r.j), out);
+		stat_clamp(stat_floor_of(c->v->prev, k), out);
 		cpu_out_put(o, "cpu", 3);
-		cpu_out_u64(o, r.j);
+		cpu_out_u64(o, k);
 		stat_put_fields(o, out);
 	}
 }

@@ -230,6 +230,8 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, u
 
 	sv.visible = &v.visible;
 	sv.max_cpus = v.cfs_cpus;
+	/* Numbered as online numbers them: host ids, renumbered in the cfs view only. */
+	sv.renumber = v.cfs;
 	/* Figures can grow a line by a few digits; the first doubling covers the rest. */
 	err = worker_render(w, cpu_render_stat, &sv, w->host.len + 4096);
 	if (err == -ENOMEM)

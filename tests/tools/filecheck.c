@@ -18,8 +18,10 @@
  *            read too, but counted apart as "host" so that the cause is plain.
  *   cpuinfo  "processor : 0", "processor : 1", ... numbered in order, --cpus
  *            of them (when given), as many lines as its first read.
- *   stat     starts with "cpu  ", then cpu0..cpu(N-1) in order (--cpus of them
- *            when given), each field of "cpu" the sum of the cpuN fields, and
+ *   stat     starts with "cpu  ", then cpuN lines numbered in increasing order
+ *            (the host's CPU numbers, as online lists them; cpu0..cpu(n-1) in
+ *            the --enable-cfs view), --cpus of them when given, each field of
+ *            "cpu" the sum of the cpuN fields, and
  *            the intr, ctxt, btime, processes, procs_running, procs_blocked
  *            lines.
  *            With --monotonic, every field of every cpu line is at least its
@@ -328,8 +330,8 @@ static void check_stat_monotonic(const struct opts *o, struct file *f, const cha
 					report(o, f, "cpu field %d went back from %llu to %llu",
 					       i + 1, a, b);
 				else if (!back)
-					report(o, f, "cpu%ld field %d went back from %llu to %llu",
-					       l - 1, i + 1, a, b);
+					report(o, f, "cpuN line %ld field %d went back from %llu to %llu",
+					       l, i + 1, a, b);
 				back = true;
 				if (a - b > st.backmax)
 					st.backmax = a - b;
@@ -347,7 +349,7 @@ static enum verdict check_stat(const struct opts *o, struct file *f, const char 
 	                                   "processes ", "procs_running ", "procs_blocked "};
 	unsigned long long total[STAT_FIELDS] = {0}, sum[STAT_FIELDS] = {0}, v[STAT_FIELDS];
 	int nfields, seen = 0;
-	long ncpu = 0;
+	long ncpu = 0, last = -1;
 
 	if (strncmp(t, "cpu  ", 5) != 0) {
 		report(o, f, "does not start with \"cpu  \" (\"%.30s\")", t);
@@ -360,10 +362,13 @@ static enum verdict check_stat(const struct opts *o, struct file *f, const char 
 	}
 	for (const char *p = t; p && p < t + len; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (strncmp(p, "cpu", 3) == 0 && p[3] >= '0' && p[3] <= '9') {
-			if (strtol(p + 3, NULL, 10) != ncpu) {
-				report(o, f, "cpu line %ld is \"%.20s\"", ncpu, p);
+			long num = strtol(p + 3, NULL, 10);
+
+			if (num <= last) {
+				report(o, f, "cpu line %ld is \"%.20s\" after cpu%ld", ncpu, p, last);
 				return WRONG;
 			}
+			last = num;
 			if (stat_fields(p, v) != nfields) {
 				report(o, f, "\"%.20s\" has not %d fields", p, nfields);
 				return WRONG;

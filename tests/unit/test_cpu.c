@@ -532,15 +532,23 @@ static void test_stat_v1(void)
 	 */
 	check_stat(host, len, &v, &g,
 	           "cpu  1050 0 423 20617 0 0 0 0 0 0\n"
-	           "cpu0 800 0 300 7230 0 0 0 0 0 0\n"
-	           "cpu1 250 0 123 13387 0 0 0 0 0 0\n");
+	           "cpu1 800 0 300 7230 0 0 0 0 0 0\n"
+	           "cpu3 250 0 123 13387 0 0 0 0 0 0\n");
 
-	/* No usage figures: the host's lines of CPUs 1 and 3, renumbered. */
+	/* No usage figures: the host's lines of CPUs 1 and 3, with their numbers. */
 	v.acct = NULL;
+	check_stat(host, len, &v, &g,
+	           "cpu  2500 100 1200 18000 250 0 40 0 0 0\n"
+	           "cpu1 2000 100 1000 5000 200 0 30 0 0 0\n"
+	           "cpu3 500 0 200 13000 50 0 10 0 0 0\n");
+
+	/* The cfs view numbers the same lines 0..n-1, as its online file does. */
+	v.renumber = true;
 	check_stat(host, len, &v, &g,
 	           "cpu  2500 100 1200 18000 250 0 40 0 0 0\n"
 	           "cpu0 2000 100 1000 5000 200 0 30 0 0 0\n"
 	           "cpu1 500 0 200 13000 50 0 10 0 0 0\n");
+	v.renumber = false;
 
 	/* Every CPU visible, nothing to hide: the host's text. */
 	vis = set_of("0-7");
@@ -591,8 +599,8 @@ static void test_stat_v2(void)
 	vis = set_of("1,3");
 	check_stat(host, len, &v, &g,
 	           "cpu  900 0 300 20890 0 0 0 0 0 0\n"
-	           "cpu0 733 0 245 7352 0 0 0 0 0 0\n"
-	           "cpu1 167 0 55 13538 0 0 0 0 0 0\n");
+	           "cpu1 733 0 245 7352 0 0 0 0 0 0\n"
+	           "cpu3 167 0 55 13538 0 0 0 0 0 0\n");
 	guarded_free(&g);
 	free(host);
 }
@@ -602,7 +610,7 @@ static void test_stat_cfs(void)
 	size_t len;
 	char *host = slurp(FIXTURES "stat.x86-4", &len);
 	struct cpuset vis = set_of("0-3");
-	struct stat_view v = {.visible = &vis, .max_cpus = 2};
+	struct stat_view v = {.visible = &vis, .max_cpus = 2, .renumber = true};
 	struct guarded g = guarded_new(4096);
 
 	/*
@@ -627,9 +635,22 @@ static void test_stat_cfs(void)
 	free(host);
 }
 
-/* The cpuN and "cpu" lines of a rendering, parsed back. */
+/* The n-th CPU (from 0) of s, or CPUSET_MAX. */
+static unsigned cpuset_nth(const struct cpuset *s, unsigned n)
+{
+	for (unsigned c = 0; c < CPUSET_MAX; c++)
+		if (cpuset_has(s, c) && n-- == 0)
+			return c;
+	return CPUSET_MAX;
+}
+
+/*
+ * The cpuN and "cpu" lines of a rendering, parsed back. *order: every line
+ * has ten counters and the n-th cpuN line is numbered the n-th CPU of ids
+ * (the host's numbers), or n when ids is NULL (the cfs view).
+ */
 static unsigned stat_parse(const char *text, uint64_t all[ST_NFIELDS], uint64_t (*cpu)[ST_NFIELDS],
-                           unsigned max, bool *order)
+                           unsigned max, const struct cpuset *ids, bool *order)
 {
 	unsigned n = 0;
 
@@ -643,7 +664,7 @@ static unsigned stat_parse(const char *text, uint64_t all[ST_NFIELDS], uint64_t 
 			dst = all;
 			p += 5;
 		} else if (sscanf(p, "cpu%u ", &num) == 1) {
-			*order = *order && num == n;
+			*order = *order && num == (ids ? cpuset_nth(ids, n) : n);
 			dst = n < max ? cpu[n] : all;
 			n++;
 			p = strchr(p, ' ') + 1;
@@ -669,19 +690,21 @@ static void test_stat_floor(void)
 	struct guarded g = guarded_new(4096);
 	ssize_t n;
 
-	/* Last time cpu0 showed more user time and idle than now; cpu1 less. */
+	/* Last time cpu1 showed more user time and idle than now; cpu3 less. */
 	v.acct = acct_of_fixture("/lxc/c1");
-	floor.cpu[0][ST_USER] = 900;
-	floor.cpu[0][ST_IDLE] = 8000;
-	floor.cpu[1][ST_IDLE] = 100;
+	floor.cpu[1][ST_USER] = 900;
+	floor.cpu[1][ST_IDLE] = 8000;
+	floor.cpu[3][ST_IDLE] = 100;
+	floor.cpu[0][ST_USER] = 99999; /* another CPU's floor: not this one's */
 	floor.all[ST_SYSTEM] = 500;
 	n = check_stat(host, len, &v, &g,
 	           "cpu  1150 0 500 21387 0 0 0 0 0 0\n"
-	           "cpu0 900 0 300 8000 0 0 0 0 0 0\n"
-	           "cpu1 250 0 123 13387 0 0 0 0 0 0\n");
+	           "cpu1 900 0 300 8000 0 0 0 0 0 0\n"
+	           "cpu3 250 0 123 13387 0 0 0 0 0 0\n");
 	/* The floor now holds what was shown, and rendering again shows the same. */
-	CHECK_EQ_U64(floor.cpu[0][ST_USER], 900);
-	CHECK_EQ_U64(floor.cpu[1][ST_IDLE], 13387);
+	CHECK_EQ_U64(floor.cpu[1][ST_USER], 900);
+	CHECK_EQ_U64(floor.cpu[3][ST_IDLE], 13387);
+	CHECK_EQ_U64(floor.cpu[0][ST_USER], 99999);
 	CHECK_EQ_U64(floor.all[ST_SYSTEM], 500);
 	CHECK_EQ_U64(floor.all[ST_IDLE], 21387);
 	CHECK_EQ_U64(stat_render(host, len, &v, &g), n);
@@ -705,7 +728,7 @@ static void test_stat_floor(void)
 	memset(&floor, 0, sizeof(floor));
 	v = (struct stat_view){.visible = &vis, .cpu_stat = &cs, .next = &next};
 	n = stat_render(before, strlen(before), &v, &g);
-	CHECK(stat_parse(text_of(&g, n), all, first, 2, &order) == 2 && order);
+	CHECK(stat_parse(text_of(&g, n), all, first, 2, &vis, &order) == 2 && order);
 	CHECK_EQ_U64(first[0][ST_USER], 50);
 	CHECK_EQ_U64(next.cpu[0][ST_USER], 50);
 	CHECK_EQ_U64(next.cpu[5][ST_USER], 0); /* no prev: the rest of the floor is cleared */
@@ -716,10 +739,10 @@ static void test_stat_floor(void)
 	cs.usage_usec = cs.user_usec = 1010000; /* one tick more */
 	n = stat_render(after, strlen(after), &(struct stat_view){.visible = &vis, .cpu_stat = &cs},
 	                &g);
-	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &order) == 2 && order);
+	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &vis, &order) == 2 && order);
 	CHECK(lines[0][ST_USER] < first[0][ST_USER]); /* 101 * 100/400 = 25 < 50 */
 	n = stat_render(after, strlen(after), &v, &g);
-	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &order) == 2 && order);
+	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &vis, &order) == 2 && order);
 	CHECK_EQ_U64(lines[0][ST_USER], 50);
 	CHECK(lines[1][ST_USER] >= first[1][ST_USER]);
 	CHECK(all[ST_USER] >= 100);
@@ -730,8 +753,18 @@ static void test_stat_floor(void)
 	vis = set_of("0");
 	v.prev = v.next = &floor;
 	n = stat_render(after, strlen(after), &v, &g);
-	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &order) == 1 && order);
+	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &vis, &order) == 1 && order);
 	CHECK(floor.cpu[1][ST_USER] > 0);
+
+	/*
+	 * Moved to CPU 1 alone: its line is cpu1, clamped by cpu1's own floor,
+	 * not by cpu0's (a renumbered line would inherit CPU 0's figures).
+	 */
+	vis = set_of("1");
+	floor.cpu[0][ST_USER] = 77777;
+	n = stat_render(after, strlen(after), &v, &g);
+	CHECK(stat_parse(text_of(&g, n), all, lines, 2, &vis, &order) == 1 && order);
+	CHECK(lines[0][ST_USER] >= first[1][ST_USER] && lines[0][ST_USER] < 77777);
 	guarded_free(&g);
 	free(host);
 }
@@ -777,9 +810,9 @@ static void test_stat_256(void)
 	g = guarded_new(len + 4096);
 	n = stat_render(host, len, &v, &g);
 	CHECK(n > 0);
-	CHECK_EQ_U64(stat_parse(text_of(&g, n), all, lines, 256, &order), 128);
+	CHECK_EQ_U64(stat_parse(text_of(&g, n), all, lines, 256, &odd, &order), 128);
 	CHECK(order);
-	/* Line k is host CPU 2k+1: its own usage, idle' = its total less that. */
+	/* Line k is host CPU 2k+1, so numbered: its own usage, idle' = its total less that. */
 	for (unsigned k = 0; k < 128; k++) {
 		unsigned c = 2 * k + 1;
 		uint64_t total = (1000 + c) + (500 + c) + (100000 + c) + 10 + 5;
@@ -791,14 +824,22 @@ static void test_stat_256(void)
 	}
 	CHECK(exact);
 	CHECK(memcmp(sum, all, sizeof(sum)) == 0);
-	CHECK(strstr(g.buf, "cpu127 ") && !strstr(g.buf, "cpu128 "));
+	CHECK(strstr(g.buf, "\ncpu255 ") && strstr(g.buf, "\ncpu1 ") && !strstr(g.buf, "\ncpu0 ") &&
+	      !strstr(g.buf, "\ncpu254 "));
+
+	/* The cfs view of the same CPUs: cpu0..cpu127. */
+	v.renumber = true;
+	n = stat_render(host, len, &v, &g);
+	CHECK_EQ_U64(stat_parse(text_of(&g, n), all, lines, 256, NULL, &order), 128);
+	CHECK(order);
+	v.renumber = false;
 	CHECK(strstr(g.buf, stat_rest) != NULL);
 
 	/* All 256, no usage: the host's lines, so the host's text but the first line. */
 	cpuset_fill(&odd);
 	v = (struct stat_view){.visible = &odd};
 	n = stat_render(host, len, &v, &g);
-	CHECK_EQ_U64(stat_parse(text_of(&g, n), all, lines, 256, &order), 256);
+	CHECK_EQ_U64(stat_parse(text_of(&g, n), all, lines, 256, NULL, &order), 256);
 	CHECK(order && strcmp(strchr(g.buf, '\n'), strchr(host, '\n')) == 0);
 	guarded_free(&g);
 	free(host);

@@ -321,20 +321,21 @@ static void test_cpuinfo(struct worker_ctx *w)
  *
  * app cpu.stat: user_usec 4000000, system_usec 2000000: C = 600 ticks, 400 user.
  * Cumulative shares of C by weight: 300, 450, 600, user 200, 300, 400, so
- *   cpu0 (host 1) 200 user 100 system, idle 10000 - 300 = 9700
- *   cpu1 (host 2) 100 user  50 system, idle 9850
- *   cpu2 (host 3) 100 user  50 system, idle 9850
+ *   cpu1 200 user 100 system, idle 10000 - 300 = 9700
+ *   cpu2 100 user  50 system, idle 9850
+ *   cpu3 100 user  50 system, idle 9850
+ * Each line keeps its host CPU's number, as online lists "1-3".
  */
 static const char app_cpus[] = "cpu  400 0 200 29400 0 0 0 0 0 0\n"
-                               "cpu0 200 0 100 9700 0 0 0 0 0 0\n"
-                               "cpu1 100 0 50 9850 0 0 0 0 0 0\n"
-                               "cpu2 100 0 50 9850 0 0 0 0 0 0\n";
+                               "cpu1 200 0 100 9700 0 0 0 0 0 0\n"
+                               "cpu2 100 0 50 9850 0 0 0 0 0 0\n"
+                               "cpu3 100 0 50 9850 0 0 0 0 0 0\n";
 
 /* c1 cpu.stat: 6000000 user, 3000000 system usec: C = 900 ticks, 600 user. Shares 450/675/900. */
 static const char c1_cpus[] = "cpu  600 0 300 29100 0 0 0 0 0 0\n"
-                              "cpu0 300 0 150 9550 0 0 0 0 0 0\n"
-                              "cpu1 150 0 75 9775 0 0 0 0 0 0\n"
-                              "cpu2 150 0 75 9775 0 0 0 0 0 0\n";
+                              "cpu1 300 0 150 9550 0 0 0 0 0 0\n"
+                              "cpu2 150 0 75 9775 0 0 0 0 0 0\n"
+                              "cpu3 150 0 75 9775 0 0 0 0 0 0\n";
 
 /*
  * app with --enable-cfs: 2 lines (host CPUs 1 and 2). Host CPU 3's share
@@ -372,7 +373,7 @@ static bool stat_line_fields(const char *text, const char *label, uint64_t f[10]
 /* Every counter of every cpu line of a that b still shows is at least as high in b. */
 static bool stat_not_backwards(const char *a, const char *b)
 {
-	static const char *const labels[] = {"cpu", "cpu0", "cpu1", "cpu2"};
+	static const char *const labels[] = {"cpu", "cpu0", "cpu1", "cpu2", "cpu3"};
 
 	for (size_t l = 0; l < sizeof(labels) / sizeof(labels[0]); l++) {
 		uint64_t fa[10], fb[10];
@@ -412,7 +413,7 @@ static void test_stat(struct worker_ctx *w)
 	CHECK(file_stat_floor(w, self, NULL, NULL) == 0);
 	want = stat_expect(host, app_cfs_cpus);
 	CHECK_STR(out_text(w), want);
-	/* cpu0's idle fell from 9700 to 9626: without a floor this view goes backwards */
+	/* cpu1's user time fell from 200 to 151: without a floor this view goes backwards */
 	CHECK(!stat_not_backwards(first, want));
 	free(want);
 	/* through the floor, after the 3-line view above: no counter went backwards */
