@@ -820,7 +820,10 @@ int fuse_serve(struct master *m)
  */
 static int fsync_answer(uint32_t opcode, uint64_t nodeid)
 {
-	if (opcode == FUSE_FSYNC && (nodeid == LX_INO_CPU_ONLINE || (nodeid & LX_INO_DYNAMIC)))
+	const struct tree_node *n = tree_get(nodeid);
+	bool sysfs_file = (n && n->parent == LX_INO_CPU_DIR) || (nodeid & LX_INO_DYNAMIC);
+
+	if (opcode == FUSE_FSYNC && sysfs_file)
 		return 0;
 	return -EINVAL;
 }

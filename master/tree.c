@@ -1,5 +1,6 @@
 /*
  * The static tree. Only files that are rendered appear: no placeholders.
+ * Inodes are numbered without gaps (fuse_measure_host walks them in order).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,7 +29,14 @@ static const struct tree_node nodes[] = {
     {17, 16, "system", S_IFDIR | 0555, LX_FILE_NONE, NULL},
     {18, 17, "cpu", S_IFDIR | 0555, LX_FILE_NONE, NULL},
     {19, 18, "online", S_IFREG | 0444, LX_FILE_CPU_ONLINE, "/sys/devices/system/cpu/online"},
+    {20, 18, "possible", S_IFREG | 0444, LX_FILE_CPU_POSSIBLE, "/sys/devices/system/cpu/possible"},
+    {21, 18, "present", S_IFREG | 0444, LX_FILE_CPU_PRESENT, "/sys/devices/system/cpu/present"},
+    {22, 18, "offline", S_IFREG | 0444, LX_FILE_CPU_OFFLINE, "/sys/devices/system/cpu/offline"},
 };
+
+_Static_assert(LX_INO_CPU_ONLINE == 19 && LX_INO_CPU_POSSIBLE == 20 && LX_INO_CPU_PRESENT == 21 &&
+                   LX_INO_CPU_OFFLINE == 22,
+               "the generated lists' inodes are the workers' too (sysfs.c)");
 
 #define NNODES (sizeof(nodes) / sizeof(nodes[0]))
 

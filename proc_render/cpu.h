@@ -1,6 +1,7 @@
 /*
  * Pure renderers of the CPU-shaped files: /proc/cpuinfo, /proc/stat and
- * /sys/devices/system/cpu/online, and the CPU set they are filtered by.
+ * /sys/devices/system/cpu/{online,possible,present,offline}, and the CPU set
+ * they are filtered by.
  *
  * As in render.h, nothing here does I/O, allocates, or reads the clock. Each
  * renderer writes into the caller's buffer and returns the bytes written, or
@@ -68,12 +69,53 @@ static inline void cpuset_and(struct cpuset *dst, const struct cpuset *mask)
  */
 ssize_t cpuset_format(const struct cpuset *s, char *buf, size_t size);
 
+/* The host's CPU masks, as its sys/devices/system/cpu/{online,possible,present} list them. */
+struct cpu_host_masks {
+	struct cpuset online;
+	struct cpuset possible;
+	struct cpuset present;
+};
+
 /*
- * /sys/devices/system/cpu/online for a container: its visible CPUs as a list.
- * With cfs_cpus > 0 (--enable-cfs) the CPUs are renumbered like cpuinfo's,
- * "0-(n-1)" for n = min(count, cfs_cpus), "0" for one CPU.
+ * What a container sees of the host's CPUs in sys/devices/system/cpu: the
+ * four lists and the cpuN directories. From the CPUs it may use (visible:
+ * its cpuset, or every CPU) and the host's masks:
+ *   online   visible & host online
+ *   possible visible & host possible (a v2 cpuset may name CPUs now offline)
+ *   present  visible & host present
+ *   offline  possible - online, as the kernel prints offline
+ *   dirs     the cpuN directories shown: possible (the host has a directory
+ *            for each of its present CPUs; those it lacks stay absent)
+ * each with the host's CPU numbers, as /proc/stat numbers its lines. The
+ * --enable-cfs view (renumber) shows a host with n CPUs, n = the online count
+ * capped at cfs_cpus when that is not 0: online, possible, present and dirs
+ * 0..n-1, offline empty, as cpuinfo and stat number them in that view.
  */
-ssize_t render_cpu_online(const struct cpuset *visible, unsigned cfs_cpus, char *buf, size_t size);
+struct cpu_sys_view {
+	struct cpuset online;
+	struct cpuset possible;
+	struct cpuset present;
+	struct cpuset offline;
+	struct cpuset dirs;
+};
+
+void cpu_sys_view(const struct cpuset *visible, const struct cpu_host_masks *host, bool renumber,
+                  unsigned cfs_cpus, struct cpu_sys_view *out);
+
+/* Which list of sys/devices/system/cpu. */
+enum cpu_list {
+	CPU_LIST_ONLINE,
+	CPU_LIST_POSSIBLE,
+	CPU_LIST_PRESENT,
+	CPU_LIST_OFFLINE,
+};
+
+/*
+ * sys/devices/system/cpu/{online,possible,present,offline} of view v, in the
+ * kernel's list format ("0,2-3\n"; "\n" when empty, as offline is on most
+ * hosts). Returns bytes written or -ENOSPC.
+ */
+ssize_t render_cpu_list(const struct cpu_sys_view *v, enum cpu_list which, char *buf, size_t size);
 
 /*
  * /proc/cpuinfo for a container: the host's per-CPU blocks (from a

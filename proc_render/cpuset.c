@@ -1,5 +1,6 @@
 /*
- * CPU sets in the kernel's list format, and /sys/devices/system/cpu/online.
+ * CPU sets in the kernel's list format, and the lists of
+ * /sys/devices/system/cpu (online, possible, present, offline).
  *
  * The kernel prints every CPU mask a container's view depends on (cpuset.cpus,
  * cpuset.cpus.effective, the online and possible files) with %*pbl: ranges
@@ -125,24 +126,52 @@ ssize_t cpuset_format(const struct cpuset *s, char *buf, size_t size)
 	return cpu_out_result(&out);
 }
 
-ssize_t render_cpu_online(const struct cpuset *visible, unsigned cfs_cpus, char *buf, size_t size)
+/* dst = a & ~b. */
+static void cpuset_minus(struct cpuset *dst, const struct cpuset *a, const struct cpuset *b)
 {
-	struct cpu_out out = {.buf = buf, .size = size};
+	for (size_t i = 0; i < CPUSET_MAX / 64; i++)
+		dst->bits[i] = a->bits[i] & ~b->bits[i];
+}
+
+void cpu_sys_view(const struct cpuset *visible, const struct cpu_host_masks *host, bool renumber,
+                  unsigned cfs_cpus, struct cpu_sys_view *out)
+{
 	unsigned n;
 
-	if (!cfs_cpus)
-		return cpuset_format(visible, buf, size);
-
-	/* Renumbered, as cpuinfo and stat show the CPUs: the first n of 0, 1, 2... */
-	n = cpuset_count(visible);
-	if (cfs_cpus < n)
-		n = cfs_cpus;
-	if (n > 0)
-		cpu_out_put(&out, "0", 1);
-	if (n > 1) {
-		cpu_out_put(&out, "-", 1);
-		cpu_out_u64(&out, n - 1);
+	out->online = *visible;
+	cpuset_and(&out->online, &host->online);
+	out->possible = *visible;
+	cpuset_and(&out->possible, &host->possible);
+	out->present = *visible;
+	cpuset_and(&out->present, &host->present);
+	if (!renumber) {
+		cpuset_minus(&out->offline, &out->possible, &out->online);
+		out->dirs = out->possible;
+		return;
 	}
-	cpu_out_put(&out, "\n", 1);
-	return cpu_out_result(&out);
+
+	/* A host of n CPUs, all of them online: the first n of 0, 1, 2... */
+	n = cpuset_count(&out->online);
+	if (cfs_cpus && cfs_cpus < n)
+		n = cfs_cpus;
+	memset(&out->online, 0, sizeof(out->online));
+	for (unsigned c = 0; c < n; c++)
+		cpuset_set(&out->online, c);
+	out->possible = out->present = out->dirs = out->online;
+	memset(&out->offline, 0, sizeof(out->offline));
+}
+
+ssize_t render_cpu_list(const struct cpu_sys_view *v, enum cpu_list which, char *buf, size_t size)
+{
+	switch (which) {
+	case CPU_LIST_ONLINE:
+		return cpuset_format(&v->online, buf, size);
+	case CPU_LIST_POSSIBLE:
+		return cpuset_format(&v->possible, buf, size);
+	case CPU_LIST_PRESENT:
+		return cpuset_format(&v->present, buf, size);
+	case CPU_LIST_OFFLINE:
+		return cpuset_format(&v->offline, buf, size);
+	}
+	return -EINVAL;
 }

@@ -24,17 +24,26 @@ enum lx_file {
 	LX_FILE_PRESSURE_MEMORY,
 	LX_FILE_CPU_ONLINE,
 	LX_FILE_SYSFS, /* a file of the host's sys/devices/system/cpu, passed through */
+	/* Added later, after SYSFS so that the values above keep their meaning. */
+	LX_FILE_CPU_POSSIBLE,
+	LX_FILE_CPU_PRESENT,
+	LX_FILE_CPU_OFFLINE,
 	LX_FILE_COUNT,
 };
 
 /*
  * sys/devices/system/cpu is the host's tree passed through, but for the
- * generated "online". Its inodes are fixed; the nodes below it are named by
- * LX_INO_DYNAMIC | a hash of their path under it, and the path is kept in the
- * snapshot's SNAP_PATH table (workers add it when they answer a LOOKUP).
+ * generated lists (online, possible, present, offline) and the cpuN
+ * directories, of which each reader sees its container's. Its inodes are
+ * fixed; the nodes below it are named by LX_INO_DYNAMIC | a hash of their
+ * path under it, and the path is kept in the snapshot's SNAP_PATH table
+ * (workers add it when they answer a LOOKUP).
  */
-#define LX_INO_CPU_DIR    18
-#define LX_INO_CPU_ONLINE 19
+#define LX_INO_CPU_DIR      18
+#define LX_INO_CPU_ONLINE   19
+#define LX_INO_CPU_POSSIBLE 20
+#define LX_INO_CPU_PRESENT  21
+#define LX_INO_CPU_OFFLINE  22
 #define LX_INO_DYNAMIC    (1ULL << 62)
 #define LX_SYSFS_ROOT     "/sys/devices/system/cpu"
 #define LX_NAME_MAX       255

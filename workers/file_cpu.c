@@ -1,6 +1,8 @@
 /*
  * Gathering the CPU-shaped files for one request (see files.h): cpuinfo,
- * stat and the online CPU list. All three start from the same two figures of
+ * stat and the CPU lists of sys/devices/system/cpu (online, possible,
+ * present, offline; the same view hides the cpuN directories of CPUs the
+ * container cannot use, see sysfs.c). All start from the same two figures of
  * the reader's container, the CPUs its cpuset allows and, with --enable-cfs,
  * its CFS quota in CPUs; stat adds the CPU time it used.
  *
@@ -13,6 +15,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +27,7 @@
 #include "workers/snapshot.h"
 #include "workers/worker.h"
 
-#define CPU_ONLINE_PATH "/sys/devices/system/cpu/online"
+#define CPU_SYS_PATH "/sys/devices/system/cpu"
 
 /* What the three files need to know of the container. */
 struct cpu_view {
@@ -243,51 +246,90 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, u
 	return 0;
 }
 
-struct cpu_online_args {
-	const struct cpuset *visible;
-	unsigned cfs_cpus;
+/* The host's masks into host: online, possible and present. Logs and returns -errno. */
+static int cpu_host_masks_of(struct worker_ctx *w, pid_t pid, struct cpu_host_masks *host)
+{
+	static const char *const paths[] = {CPU_SYS_PATH "/online", CPU_SYS_PATH "/possible",
+	                                    CPU_SYS_PATH "/present"};
+	struct cpuset *masks[] = {&host->online, &host->possible, &host->present};
+	ssize_t n;
+	int err;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		n = cpu_host(w, paths[i]);
+		if (n < 0)
+			return (int)n;
+		err = cpuset_parse(w->host.data, w->host.len, masks[i]);
+		if (err < 0) {
+			worker_fallback(w, "cpu lists", paths[i], pid, NULL, err);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int cpu_sys_view_of(struct worker_ctx *w, pid_t pid, struct cpu_sys_view *out)
+{
+	struct cpu_host_masks host;
+	struct cpu_view v;
+	int err;
+
+	if (atomic_load(&w->shm.hdr->config.virt_off))
+		return -ENODATA;
+	err = cpu_view_of(w, "cpu lists", pid, &v);
+	if (err == 0)
+		err = cpu_host_masks_of(w, pid, &host);
+	if (err < 0)
+		return err;
+	/* --enable-cfs renumbers even without a quota, as cpuinfo and stat do. */
+	cpu_sys_view(&v.visible, &host, v.cfs, v.cfs_cpus, out);
+	return 0;
+}
+
+struct cpu_list_args {
+	const struct cpu_sys_view *view;
+	enum cpu_list which;
 };
 
-static ssize_t cpu_render_online(const struct worker_ctx *w, const void *arg, char *buf,
-                                 size_t size)
+static ssize_t cpu_render_list(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
 {
-	const struct cpu_online_args *a = arg;
+	const struct cpu_list_args *a = arg;
 
-	return render_cpu_online(a->visible, a->cfs_cpus, buf, size);
+	return render_cpu_list(a->view, a->which, buf, size);
+}
+
+int file_cpu_list(struct worker_ctx *w, pid_t pid, enum cpu_list which)
+{
+	static const char *const names[] = {
+	    [CPU_LIST_ONLINE] = "online",
+	    [CPU_LIST_POSSIBLE] = "possible",
+	    [CPU_LIST_PRESENT] = "present",
+	    [CPU_LIST_OFFLINE] = "offline",
+	};
+	static struct cpu_sys_view view; /* 5 KiB; one request at a time */
+	struct cpu_list_args a = {&view, which};
+	char path[64];
+	ssize_t n;
+	int err;
+
+	if ((unsigned)which >= sizeof(names) / sizeof(names[0]))
+		return -EINVAL;
+	err = cpu_sys_view_of(w, pid, &view);
+	if (err == 0) {
+		err = worker_render(w, cpu_render_list, &a, 4096);
+		if (err == 0 || err == -ENOMEM)
+			return err;
+		worker_fallback(w, names[which], "render", pid, NULL, err);
+	}
+	/* Virtualization off, or the reader's CPUs unknown: the host's list. */
+	snprintf(path, sizeof(path), "%s/%s", CPU_SYS_PATH, names[which]);
+	n = cpu_host(w, path);
+	if (n < 0)
+		return (int)n;
+	return worker_copy_host(w);
 }
 
 int file_cpu_online(struct worker_ctx *w, pid_t pid)
 {
-	struct cpu_online_args a;
-	struct cpuset online;
-	struct cpu_view v;
-	ssize_t n;
-	int err;
-
-	n = cpu_host(w, CPU_ONLINE_PATH);
-	if (n < 0)
-		return (int)n;
-	if (atomic_load(&w->shm.hdr->config.virt_off))
-		return worker_copy_host(w);
-	if (cpu_view_of(w, "cpu/online", pid, &v) < 0)
-		return worker_copy_host(w);
-	err = cpuset_parse(w->host.data, w->host.len, &online);
-	if (err < 0) {
-		worker_fallback(w, "cpu/online", "parse " CPU_ONLINE_PATH, pid, NULL, err);
-		return worker_copy_host(w);
-	}
-
-	/* A v2 cpuset.cpus may name CPUs that are offline; this file lists online ones. */
-	cpuset_and(&v.visible, &online);
-	a.visible = &v.visible;
-	/* --enable-cfs renumbers even without a quota, as cpuinfo and stat do. */
-	a.cfs_cpus = v.cfs ? (v.cfs_cpus ? v.cfs_cpus : cpuset_count(&v.visible)) : 0;
-	err = worker_render(w, cpu_render_online, &a, 4096);
-	if (err == -ENOMEM)
-		return err;
-	if (err < 0) {
-		worker_fallback(w, "cpu/online", "render", pid, NULL, err);
-		return worker_copy_host(w);
-	}
-	return 0;
+	return file_cpu_list(w, pid, CPU_LIST_ONLINE);
 }

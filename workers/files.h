@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proc_render/cpu.h"
+
 struct worker_ctx;
 struct stat_floor;
 
@@ -32,5 +34,19 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, u
 
 /* /sys/devices/system/cpu/online: the container's online CPUs as a list; --enable-cfs renumbers. */
 int file_cpu_online(struct worker_ctx *w, pid_t pid);
+
+/*
+ * /sys/devices/system/cpu/{online,possible,present,offline} of the reader's
+ * container (see cpu_sys_view() in proc_render/cpu.h).
+ */
+int file_cpu_list(struct worker_ctx *w, pid_t pid, enum cpu_list which);
+
+/*
+ * The reader's view of sys/devices/system/cpu: its lists and the cpuN
+ * directories it is shown. -ENODATA while virtualization is off; another
+ * -errno (logged) when its CPUs cannot be told. Either way the caller shows
+ * the host's.
+ */
+int cpu_sys_view_of(struct worker_ctx *w, pid_t pid, struct cpu_sys_view *out);
 
 #endif

@@ -95,7 +95,13 @@ static int render(struct worker_ctx *w, const struct lx_req *req)
 	case LX_FILE_STAT:
 		return file_stat(w, pid);
 	case LX_FILE_CPU_ONLINE:
-		return file_cpu_online(w, pid);
+		return file_cpu_list(w, pid, CPU_LIST_ONLINE);
+	case LX_FILE_CPU_POSSIBLE:
+		return file_cpu_list(w, pid, CPU_LIST_POSSIBLE);
+	case LX_FILE_CPU_PRESENT:
+		return file_cpu_list(w, pid, CPU_LIST_PRESENT);
+	case LX_FILE_CPU_OFFLINE:
+		return file_cpu_list(w, pid, CPU_LIST_OFFLINE);
 	case LX_FILE_UPTIME:
 		return file_uptime(w, pid);
 	case LX_FILE_SWAPS:

@@ -1,8 +1,20 @@
 /*
  * sys/devices/system/cpu passed through: LOOKUP, GETATTR, READDIR, READLINK
  * and file reads of the host's tree, answered by a worker straight to the
- * kernel. The generated "online" is the master's static node and is never
- * asked here. Everything is read-only: files show the host's read bits only.
+ * kernel. The generated lists (online, possible, present, offline) are the
+ * master's static nodes and are never asked here. Everything is read-only:
+ * files show the host's read bits only.
+ *
+ * The cpuN directories are the reader's container's: those of CPUs it cannot
+ * use (cpu_sys_view's dirs) are absent, LOOKUP answering ENOENT and READDIR
+ * leaving them out, as on a host with only the container's CPUs (glibc counts
+ * them when it cannot read possible, and tools walk them). The kernel shares
+ * its dentries between readers, so a cpuN entry is given no entry timeout: each
+ * path walk through it asks again with its own reader's pid, and a dentry
+ * another container looked up is dropped for a reader that must not see it.
+ * An ENOENT is not cached either (an error reply, not a negative entry). The
+ * other nodes keep the timeout of the whole mount: below a cpuN directory
+ * everything is the host's, reached only through it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -16,6 +28,7 @@
 #include "shm/fuse_reply.h"
 #include "shm/log.h"
 #include "shm/sysfs_node.h"
+#include "workers/files.h"
 #include "workers/sysfs.h"
 #include "workers/worker.h"
 
@@ -73,6 +86,49 @@ static bool name_ok(const char *name)
 	       strcmp(name, "..") != 0;
 }
 
+/* "cpuN" with N a CPU number: one of the per-CPU directories of the tree's root. */
+static bool cpu_dir_name(const char *name, unsigned *cpu)
+{
+	unsigned v = 0;
+	const char *p;
+
+	if (strncmp(name, "cpu", 3) != 0 || !name[3] || (name[3] == '0' && name[4]))
+		return false;
+	for (p = name + 3; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v >= CPUSET_MAX)
+			return false;
+	}
+	*cpu = v;
+	return true;
+}
+
+/*
+ * The cpuN directories the reader of req may see, into dirs; false when it
+ * sees the host's (virtualization off, or its CPUs cannot be told: the
+ * online list falls back to the host's then too).
+ */
+static bool reader_cpu_dirs(struct worker_ctx *w, const struct lx_req *req, struct cpuset *dirs)
+{
+	static struct cpu_sys_view view; /* 5 KiB; one request at a time */
+
+	if (cpu_sys_view_of(w, (pid_t)req->pid, &view) < 0)
+		return false;
+	*dirs = view.dirs;
+	return true;
+}
+
+/* Whether name in the tree's root is hidden from req's reader. */
+static bool cpu_dir_hidden(struct worker_ctx *w, const struct lx_req *req, const char *name)
+{
+	static struct cpuset dirs;
+	unsigned cpu;
+
+	return cpu_dir_name(name, &cpu) && reader_cpu_dirs(w, req, &dirs) && !cpuset_has(&dirs, cpu);
+}
+
 static int do_lookup(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
 {
 	struct sysfs_node parent, child;
@@ -89,6 +145,8 @@ static int do_lookup(struct worker_ctx *w, const struct lx_req *req, struct lx_c
 		return -ENOENT;
 	if (!S_ISDIR(parent.mode))
 		return -ENOTDIR;
+	if (parent.path[0] == '\0' && cpu_dir_hidden(w, req, req->name))
+		return -ENOENT;
 	memset(&child, 0, sizeof(child));
 	n = snprintf(child.path, sizeof(child.path), "%s%s%s", parent.path,
 		     parent.path[0] ? "/" : "", req->name);
@@ -107,7 +165,9 @@ static int do_lookup(struct worker_ctx *w, const struct lx_req *req, struct lx_c
 
 	memset(&out, 0, sizeof(out));
 	out.nodeid = nodeid;
-	out.entry_valid_nsec = SYSFS_VALID_NSEC;
+	/* A cpuN directory is asked about again at each walk: see the header. */
+	out.entry_valid_nsec =
+	    parent.path[0] == '\0' && cpu_dir_name(req->name, &(unsigned){0}) ? 0 : SYSFS_VALID_NSEC;
 	out.attr_valid_nsec = SYSFS_VALID_NSEC;
 	fill_attr(nodeid, &st, &out.attr);
 	cmp->bytes = sizeof(out);
@@ -187,18 +247,41 @@ static uint64_t parent_ino(const char *path)
 	return sysfs_nodeid(parent);
 }
 
+/* The inode of a generated list of the tree's root, or 0 for a passed-through name. */
+static uint64_t generated_ino(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint64_t ino;
+	} lists[] = {
+	    {"online", LX_INO_CPU_ONLINE},
+	    {"possible", LX_INO_CPU_POSSIBLE},
+	    {"present", LX_INO_CPU_PRESENT},
+	    {"offline", LX_INO_CPU_OFFLINE},
+	};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		if (strcmp(name, lists[i].name) == 0)
+			return lists[i].ino;
+	return 0;
+}
+
 /*
  * Offsets: 0 ".", 1 "..", then the host directory's entries in the order it
  * lists them (stable for sysfs); each entry carries the offset of the next.
+ * Hidden cpuN directories keep their offsets, unlisted: a reader's offsets
+ * stay valid whatever another reader sees.
  */
 static int do_readdir(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
 {
+	static struct cpuset dirs;
 	struct sysfs_node node;
 	char host[PATH_MAX], child[SYSFS_PATH_MAX + LX_NAME_MAX + 2];
 	size_t used = 0, max = req->size < 65536 ? req->size : 65536;
 	uint64_t self = req->nodeid, pos = 2;
+	bool full = false, filter = false;
 	struct dirent *e;
-	bool full = false;
+	unsigned cpu;
 	DIR *dir;
 
 	if (sysfs_node_get(&w->shm, req->nodeid, &node) < 0)
@@ -214,6 +297,8 @@ static int do_readdir(struct worker_ctx *w, const struct lx_req *req, struct lx_
 		closedir(dir);
 		return -ENOMEM;
 	}
+	if (node.path[0] == '\0')
+		filter = reader_cpu_dirs(w, req, &dirs);
 	if (req->offset == 0)
 		full = !dirent_add(w, &used, max, ".", self, DT_DIR, 1);
 	if (!full && req->offset <= 1)
@@ -225,9 +310,10 @@ static int do_readdir(struct worker_ctx *w, const struct lx_req *req, struct lx_
 			continue;
 		if (pos++ < req->offset)
 			continue;
-		if (node.path[0] == '\0' && strcmp(e->d_name, "online") == 0) {
-			ino = LX_INO_CPU_ONLINE;
-		} else {
+		if (filter && cpu_dir_name(e->d_name, &cpu) && !cpuset_has(&dirs, cpu))
+			continue;
+		ino = node.path[0] == '\0' ? generated_ino(e->d_name) : 0;
+		if (!ino) {
 			snprintf(child, sizeof(child), "%s%s%s", node.path, node.path[0] ? "/" : "",
 				 e->d_name);
 			ino = sysfs_nodeid(child);

@@ -225,6 +225,13 @@ INTENDED = {
         "proc/pressure/{cpu,io,memory} arrived upstream after 5.0 (lxc/lxcfs#665, "
         "polling in #691); Debian's 5.0 has no such files. Ours serves the "
         "cgroup's *.pressure (on this hybrid host the unified tree's).",
+    "cpu directories":
+        "Ours lists only the cpuN directories of the CPUs the container may use "
+        "(its cpuset with the host's numbers; in the --enable-cfs view cpu0..cpu(n-1)), "
+        "so that tools counting them (glibc when possible is missing, nproc, runtimes) "
+        "see its CPUs (upstream issues #627 and #731, open); upstream passes the host's "
+        "tree through. Recognised when the only names ours lacks are cpuN of CPUs outside "
+        "that view.",
     "cgroup tree":
         "Upstream 5.0 serves its cgroupfs emulation (for kernels without cgroup "
         "namespaces) under /cgroup by default; 6.0 made it opt-in (--enable-cgroup, "
@@ -623,7 +630,7 @@ def cmp_pressure(o, u, ctx):
         say("UNEXPLAINED", "ours %r, upstream %r" % (o[:60], u[:60]))
 
 
-def cmp_tree(meta):
+def cmp_tree(meta, view):
     for key in sorted(k for k in meta["trees"] if k.startswith("ours:")):
         d = key[5:]
         o, u = meta["trees"][key], meta["trees"]["upstream:" + d]
@@ -635,6 +642,11 @@ def cmp_tree(meta):
                 % (d, " ".join(o), " ".join(dup)))
         elif d == "" and set(u) - set(o) == {"cgroup"} and set(o) <= set(u):
             intended("cgroup tree", "/: ours %s, upstream %s" % (" ".join(o), " ".join(u)))
+        elif d == "sys/devices/system/cpu" and set(o) < set(u) and \
+                all(re.match(r"cpu\d+$", n) and int(n[3:]) not in view for n in set(u) - set(o)) and \
+                all("cpu%d" % c in o for c in view):
+            intended("cpu directories", "/%s: ours lists cpu%s, upstream also %s"
+                     % (d, ",".join(str(c) for c in view), " ".join(sorted(set(u) - set(o)))))
         elif d == "sys/devices/system/cpu" and set(o) < set(u):
             say("UNEXPLAINED", "/%s: ours lists only %s; upstream passes the host's tree through "
                 "(as SPEC asks): %s" % (d, " ".join(o), " ".join(sorted(set(u) - set(o)))))
@@ -695,7 +707,8 @@ def main():
         except (ValueError, IndexError, KeyError) as e:
             say("UNEXPLAINED", "cannot parse: %r" % e)
     print(" -- directory trees")
-    cmp_tree(meta)
+    # the cpuN directories the container is shown: its CPUs, or a host of ncpus
+    cmp_tree(meta, list(range(ncpus)) if cfs == "yes" else cpus)
     print("   summary: %s" % ", ".join("%d %s" % (v, k) for k, v in counts.items()))
     for key in sorted(used):
         print("   intended difference [%s]: %s" % (key, INTENDED[key]))

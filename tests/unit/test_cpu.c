@@ -181,18 +181,69 @@ static void test_cpuset_format(void)
 	guarded_free(&g);
 }
 
-static void test_cpu_online(void)
+/* The four lists of view v, as a container reads them, in one string "online|possible|present|offline". */
+static const char *lists_of(const struct cpu_sys_view *v)
 {
-	struct cpuset s = set_of("2-3,5"), none = {0};
+	static char all[1024];
+	struct guarded g = guarded_new(256);
+	size_t len = 0;
+
+	all[0] = '\0';
+	for (enum cpu_list l = CPU_LIST_ONLINE; l <= CPU_LIST_OFFLINE; l++) {
+		ssize_t n = render_cpu_list(v, l, g.buf, g.size);
+
+		CHECK(n > 0 && g.buf[n - 1] == '\n');
+		len += (size_t)snprintf(all + len, sizeof(all) - len, "%s%.*s", l ? "|" : "",
+		                        n > 0 ? (int)n - 1 : 0, g.buf);
+	}
+	CHECK(guard_intact(&g));
+	guarded_free(&g);
+	return all;
+}
+
+static void test_cpu_lists(void)
+{
+	/* A VM host: 8 CPUs possible, 0-5 present, 0-3 online (4 and 5 taken offline). */
+	struct cpu_host_masks host = {set_of("0-3"), set_of("0-7"), set_of("0-5")};
+	struct cpuset s = set_of("2-3,5"), none = {0}, all;
+	static struct cpu_sys_view v;
 	struct guarded g = guarded_new(256);
 
-	CHECK_STR(text_of(&g, render_cpu_online(&s, 0, g.buf, g.size)), "2-3,5\n");
-	CHECK_STR(text_of(&g, render_cpu_online(&s, 2, g.buf, g.size)), "0-1\n");
-	CHECK_STR(text_of(&g, render_cpu_online(&s, 1, g.buf, g.size)), "0\n");
-	CHECK_STR(text_of(&g, render_cpu_online(&s, 8, g.buf, g.size)), "0-2\n");
-	CHECK_STR(text_of(&g, render_cpu_online(&none, 0, g.buf, g.size)), "\n");
-	CHECK_STR(text_of(&g, render_cpu_online(&none, 4, g.buf, g.size)), "\n");
-	CHECK(render_cpu_online(&s, 0, g.buf, 3) == -ENOSPC);
+	/* Its cpuset's CPUs with the host's numbers, online or not as the host has them. */
+	cpu_sys_view(&s, &host, false, 0, &v);
+	CHECK_STR(lists_of(&v), "2-3|2-3,5|2-3,5|5");
+	CHECK(cpuset_count(&v.dirs) == 3 && cpuset_has(&v.dirs, 5) && !cpuset_has(&v.dirs, 0));
+	/* no cpuset at all: the host's own lists */
+	cpuset_fill(&all);
+	cpu_sys_view(&all, &host, false, 0, &v);
+	CHECK_STR(lists_of(&v), "0-3|0-7|0-5|4-7");
+	CHECK_EQ_U64(cpuset_count(&v.dirs), 8);
+	/* v2 may name a CPU the host lacks altogether */
+	s = set_of("1,9");
+	cpu_sys_view(&s, &host, false, 0, &v);
+	CHECK_STR(lists_of(&v), "1|1|1|");
+
+	/* --enable-cfs: a host of n CPUs, all online, numbered from 0 */
+	s = set_of("2-3,5");
+	cpu_sys_view(&s, &host, true, 0, &v);
+	CHECK_STR(lists_of(&v), "0-1|0-1|0-1|");
+	CHECK(cpuset_count(&v.dirs) == 2 && cpuset_has(&v.dirs, 1));
+	cpu_sys_view(&s, &host, true, 1, &v);
+	CHECK_STR(lists_of(&v), "0|0|0|");
+	cpu_sys_view(&s, &host, true, 8, &v);
+	CHECK_STR(lists_of(&v), "0-1|0-1|0-1|");
+	cpu_sys_view(&all, &host, true, 3, &v);
+	CHECK_STR(lists_of(&v), "0-2|0-2|0-2|");
+	cpu_sys_view(&none, &host, true, 4, &v);
+	CHECK_STR(lists_of(&v), "|||");
+	CHECK_EQ_U64(cpuset_count(&v.dirs), 0);
+	cpu_sys_view(&none, &host, false, 0, &v);
+	CHECK_STR(lists_of(&v), "|||");
+
+	s = set_of("2-3,5");
+	cpu_sys_view(&s, &host, false, 0, &v);
+	CHECK(render_cpu_list(&v, CPU_LIST_POSSIBLE, g.buf, 3) == -ENOSPC);
+	CHECK(render_cpu_list(&v, (enum cpu_list)9, g.buf, g.size) == -EINVAL);
 	CHECK(guard_intact(&g));
 	guarded_free(&g);
 }
@@ -993,7 +1044,7 @@ int main(void)
 {
 	test_cpuset_parse();
 	test_cpuset_format();
-	test_cpu_online();
+	test_cpu_lists();
 	test_cpuinfo_x86();
 	test_cpuinfo_256();
 	test_cpuinfo_arm();

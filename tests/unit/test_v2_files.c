@@ -463,6 +463,57 @@ static void test_cpu_online(struct worker_ctx *w)
 	check_host_copy(w, "sys/devices/system/cpu/online", "online of a vanished cgroup");
 }
 
+/*
+ * sys/devices/system/cpu/{possible,present,offline}. The fixture host is a VM
+ * with 8 CPUs possible, 4 present and online (0-3), 4-7 offline; each list a
+ * container reads holds its own CPUs with the host's numbers, so that glibc
+ * (possible, present), nproc --all and the online list agree.
+ */
+static void test_cpu_lists(struct worker_ctx *w)
+{
+	static const struct {
+		const char *path;
+		bool cfs;
+		const char *online, *possible, *present, *offline;
+	} cases[] = {
+	    /* app, cpuset.cpus.effective 1-3 */
+	    {APP, false, "1-3\n", "1-3\n", "1-3\n", "\n"},
+	    /* hot: a v2 cpuset.cpus of 2-5 names CPUs 4 and 5, possible but not present */
+	    {"/lxc.payload.hot", false, "2-3\n", "2-5\n", "2-3\n", "4-5\n"},
+	    /* wide: 2,100, and 100 is no CPU of this host */
+	    {"/lxc.payload.wide", false, "2\n", "2\n", "2\n", "\n"},
+	    /* --enable-cfs: app's quota of 1.5 CPUs is a host of 2, all online */
+	    {APP, true, "0-1\n", "0-1\n", "0-1\n", "\n"},
+	    {"/lxc.payload.hot", true, "0-1\n", "0-1\n", "0-1\n", "\n"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		set_cfs(w, cases[i].cfs);
+		as_reader(w, cases[i].path);
+		CHECK(file_cpu_list(w, self, CPU_LIST_ONLINE) == 0);
+		CHECK_STR(out_text(w), cases[i].online);
+		CHECK(file_cpu_list(w, self, CPU_LIST_POSSIBLE) == 0);
+		CHECK_STR(out_text(w), cases[i].possible);
+		CHECK(file_cpu_list(w, self, CPU_LIST_PRESENT) == 0);
+		CHECK_STR(out_text(w), cases[i].present);
+		CHECK(file_cpu_list(w, self, CPU_LIST_OFFLINE) == 0);
+		CHECK_STR(out_text(w), cases[i].offline);
+	}
+	set_cfs(w, false);
+
+	/* A cgroup that cannot be read: the host's lists, as online falls back. */
+	as_reader(w, GONE);
+	CHECK(file_cpu_list(w, self, CPU_LIST_POSSIBLE) == 0);
+	check_host_copy(w, "sys/devices/system/cpu/possible", "possible of a vanished cgroup");
+	CHECK(file_cpu_list(w, self, CPU_LIST_OFFLINE) == 0);
+	check_host_copy(w, "sys/devices/system/cpu/offline", "offline of a vanished cgroup");
+	as_reader(w, BAD); /* cpu.max "abc 100000": fine until --enable-cfs reads it */
+	set_cfs(w, true);
+	CHECK(file_cpu_list(w, self, CPU_LIST_PRESENT) == 0);
+	check_host_copy(w, "sys/devices/system/cpu/present", "present of bad with --enable-cfs");
+	set_cfs(w, false);
+}
+
 /* ---- /proc/swaps ---- */
 
 #define SWAPS_HEAD "Filename\t\t\t\tType\t\tSize\tUsed\tPriority\n"
@@ -843,6 +894,125 @@ static void test_meminfo(struct worker_ctx *w)
 	free(host);
 }
 
+/* ---- sys/devices/system/cpu: the cpuN directories of the reader's CPUs ---- */
+
+/* A LOOKUP or READDIR of the tree's root for our pid through serve_request; the reply into buf. */
+static ssize_t cpu_dir_request(struct worker_ctx *w, uint16_t op, const char *name, void *buf,
+                               size_t size)
+{
+	struct lx_req req = {.unique = 77, .op = op, .file = LX_FILE_SYSFS, .nodeid = LX_INO_CPU_DIR,
+	                     .pid = (uint32_t)self, .size = 4096};
+	struct lx_cmp cmp;
+
+	if (name)
+		snprintf(req.name, sizeof(req.name), "%s", name);
+	serve_request(w, &req, &cmp);
+	return read(reply_rd, buf, size);
+}
+
+/* The error of a LOOKUP of name (0: found), and its entry timeout in ns. */
+static int cpu_dir_lookup(struct worker_ctx *w, const char *name, uint64_t *valid_ns)
+{
+	unsigned char buf[4096];
+	struct fuse_out_header oh;
+	struct fuse_entry_out e;
+	ssize_t n = cpu_dir_request(w, LX_OP_LOOKUP, name, buf, sizeof(buf));
+
+	CHECK(n >= (ssize_t)sizeof(oh));
+	if (n < (ssize_t)sizeof(oh))
+		return -EIO;
+	memcpy(&oh, buf, sizeof(oh));
+	if (oh.error)
+		return oh.error;
+	CHECK_EQ_U64((uint64_t)n, sizeof(oh) + sizeof(e));
+	memcpy(&e, buf + sizeof(oh), sizeof(e));
+	*valid_ns = e.entry_valid * 1000000000ULL + e.entry_valid_nsec;
+	return 0;
+}
+
+/* The names READDIR lists in the tree's root, space-separated, "." and ".." left out. */
+static const char *cpu_dir_list(struct worker_ctx *w)
+{
+	static char names[1024];
+	unsigned char buf[8192];
+	size_t off = sizeof(struct fuse_out_header), len = 0;
+	ssize_t n = cpu_dir_request(w, LX_OP_READDIR, NULL, buf, sizeof(buf));
+
+	names[0] = '\0';
+	CHECK(n >= (ssize_t)sizeof(struct fuse_out_header));
+	while (n > 0 && off + FUSE_NAME_OFFSET <= (size_t)n) {
+		struct fuse_dirent d;
+
+		memcpy(&d, buf + off, sizeof(d));
+		if (off + FUSE_DIRENT_SIZE(&d) > (size_t)n)
+			break;
+		if (!(d.namelen == 1 && buf[off + FUSE_NAME_OFFSET] == '.') &&
+		    !(d.namelen == 2 && memcmp(buf + off + FUSE_NAME_OFFSET, "..", 2) == 0))
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%.*s",
+			                        len ? " " : "", (int)d.namelen,
+			                        (const char *)buf + off + FUSE_NAME_OFFSET);
+		off += FUSE_DIRENT_SIZE(&d);
+	}
+	return names;
+}
+
+/* Whether word is one of the space-separated words of list. */
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/*
+ * The fixture host has cpu0-cpu3. app (cpuset 1-3) sees cpu1-cpu3 and no
+ * cpu0, as on a host of those CPUs; with --enable-cfs (a host of 2 CPUs)
+ * cpu0 and cpu1. The lists read as the master's own nodes; the other names
+ * pass through. cpuN entries are given no entry timeout, so that the kernel
+ * asks again for every reader.
+ */
+static void test_cpu_dirs(struct worker_ctx *w)
+{
+	uint32_t ttl = w->shm.hdr->config.cache_ttl_ms;
+	uint64_t valid = 1;
+	const char *names;
+
+	w->shm.hdr->config.cache_ttl_ms = 3600 * 1000;
+	seed_reader_paths(w, APP);
+	CHECK(cpu_dir_lookup(w, "cpu0", &valid) == -ENOENT);
+	CHECK(cpu_dir_lookup(w, "cpu1", &valid) == 0);
+	CHECK_EQ_U64(valid, 0);
+	CHECK(cpu_dir_lookup(w, "cpu3", &valid) == 0);
+	CHECK(cpu_dir_lookup(w, "cpu4", &valid) == -ENOENT); /* possible, but no directory */
+	CHECK(cpu_dir_lookup(w, "kernel_max", &valid) == 0);
+	CHECK_EQ_U64(valid, 500000000);
+	CHECK(cpu_dir_lookup(w, "cpu01", &valid) == -ENOENT); /* not a CPU's name */
+	names = cpu_dir_list(w);
+	CHECK(has_word(names, "cpu1") && has_word(names, "cpu2") && has_word(names, "cpu3"));
+	CHECK(!has_word(names, "cpu0"));
+	CHECK(has_word(names, "online") && has_word(names, "possible") &&
+	      has_word(names, "offline") && has_word(names, "kernel_max"));
+
+	set_cfs(w, true);
+	CHECK(cpu_dir_lookup(w, "cpu0", &valid) == 0);
+	CHECK(cpu_dir_lookup(w, "cpu1", &valid) == 0);
+	CHECK(cpu_dir_lookup(w, "cpu2", &valid) == -ENOENT);
+	names = cpu_dir_list(w);
+	CHECK(has_word(names, "cpu0") && has_word(names, "cpu1") && !has_word(names, "cpu2"));
+	set_cfs(w, false);
+
+	/* Virtualization off: the host's tree. */
+	atomic_store(&w->shm.hdr->config.virt_off, 1);
+	CHECK(cpu_dir_lookup(w, "cpu0", &valid) == 0);
+	names = cpu_dir_list(w);
+	CHECK(has_word(names, "cpu0") && has_word(names, "cpu3"));
+	atomic_store(&w->shm.hdr->config.virt_off, 0);
+	w->shm.hdr->config.cache_ttl_ms = ttl;
+}
+
 /* ---- SIGUSR2: virtualization off ---- */
 
 static void test_virt_off(struct worker_ctx *w)
@@ -855,6 +1025,8 @@ static void test_virt_off(struct worker_ctx *w)
 	check_host_copy(w, "proc/stat", "stat, virtualization off");
 	CHECK(file_cpu_online(w, self) == 0);
 	check_host_copy(w, "sys/devices/system/cpu/online", "online, virtualization off");
+	CHECK(file_cpu_list(w, self, CPU_LIST_POSSIBLE) == 0);
+	check_host_copy(w, "sys/devices/system/cpu/possible", "possible, virtualization off");
 	CHECK(file_swaps(w, self) == 0);
 	check_host_copy(w, "proc/swaps", "swaps, virtualization off");
 	CHECK(file_diskstats(w, self) == 0);
@@ -908,12 +1080,14 @@ int main(void)
 	test_cpuinfo(w);
 	test_stat(w);
 	test_cpu_online(w);
+	test_cpu_lists(w);
 	test_cpuset_beyond_start(w);
 	test_swaps(w);
 	test_diskstats(w);
 	test_pressure(w);
 	test_slabinfo(w);
 	test_meminfo(w);
+	test_cpu_dirs(w);
 	test_virt_off(w);
 
 	test_worker_fini(w);
