@@ -20,6 +20,7 @@ static const struct tree_node nodes[] = {
     {8, 2, "stat", S_IFREG | 0444, LX_FILE_STAT, "/proc/stat"},
     {9, 2, "swaps", S_IFREG | 0444, LX_FILE_SWAPS, "/proc/swaps"},
     {10, 2, "uptime", S_IFREG | 0444, LX_FILE_UPTIME, "/proc/uptime"},
+    {23, 2, "vmstat", S_IFREG | 0444, LX_FILE_VMSTAT, "/proc/vmstat"},
     {11, 2, "pressure", S_IFDIR | 0555, LX_FILE_NONE, NULL},
     {12, 11, "cpu", S_IFREG | 0444, LX_FILE_PRESSURE_CPU, "/proc/pressure/cpu"},
     {13, 11, "io", S_IFREG | 0444, LX_FILE_PRESSURE_IO, "/proc/pressure/io"},

@@ -272,13 +272,20 @@ static void view_set(struct meminfo_view *v, enum meminfo_field field, uint64_t 
 	v->set[field] = true;
 }
 
+void meminfo_mem_figures(const char *host, size_t host_len, const struct cg_memory *cg,
+                         uint64_t *total_kb, uint64_t *free_kb)
+{
+	*total_kb = mem_total_kb(host, host_len, cg);
+	*free_kb = sub_floor0(*total_kb, cg->usage / 1024);
+}
+
 static void view_memory(struct meminfo_view *v, const char *host, size_t host_len,
                         const struct cg_memory *cg)
 {
-	uint64_t total = mem_total_kb(host, host_len, cg);
-	uint64_t free_kb = sub_floor0(total, cg->usage / 1024);
+	uint64_t total, free_kb;
 	uint64_t reclaimable = (cg->active_file + cg->inactive_file + cg->slab_reclaimable) / 1024;
 
+	meminfo_mem_figures(host, host_len, cg, &total, &free_kb);
 	view_set(v, MI_MEM_TOTAL, total);
 	view_set(v, MI_MEM_FREE, free_kb);
 	view_set(v, MI_MEM_AVAILABLE, min_u64(free_kb + reclaimable, total));

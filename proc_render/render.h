@@ -85,6 +85,13 @@ ssize_t render_meminfo(const char *host, size_t host_len, const struct cg_memory
                        const struct render_opts *opts, char *buf, size_t size);
 
 /*
+ * The container's MemTotal and MemFree in kB, as render_meminfo() prints them
+ * (for the files that must agree with it: vmstat's nr_free_pages).
+ */
+void meminfo_mem_figures(const char *host, size_t host_len, const struct cg_memory *cg,
+                         uint64_t *total_kb, uint64_t *free_kb);
+
+/*
  * The container's swap size and use in kB: meminfo's SwapTotal and
  * SwapTotal - SwapFree, and the figures of the one line of /proc/swaps, so the
  * two files always agree. Both are 0 with -u; used_kb never exceeds total_kb.

@@ -390,3 +390,54 @@ int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *
 	*swap_limit = m.swap_limit;
 	return 0;
 }
+
+int cg_parse_vmstat(const char *text, size_t len, int version, struct cg_vmstat *out)
+{
+	const char *p = text, *end = text + len;
+	struct cg_vmstat v = {0};
+
+	if (!text || !out || (version != 1 && version != 2))
+		return -EINVAL;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *sp = memchr(p, ' ', (size_t)(le - p));
+		uint64_t val;
+		int k;
+
+		if (le == p) {
+			p = le + 1;
+			continue;
+		}
+		/* "key value", as cg_parse_memory_stat reads it */
+		if (!sp || sp == p || cg_parse_u64(sp + 1, (size_t)(le - sp - 1), &val) < 0)
+			return -EINVAL;
+		k = vmstat_key(p, (size_t)(sp - p), version);
+		if (k >= 0) {
+			v.value[k] = val;
+			v.have |= 1ULL << k;
+		}
+		p = le + 1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cg_read_vmstat(int root_fd, int version, const char *path, struct cg_vmstat *out)
+{
+	char buf[CG_STAT_BUF];
+	ssize_t n;
+	int dirfd, ret;
+
+	if (root_fd < 0 || !path || path[0] != '/' || !out)
+		return -EINVAL;
+	dirfd = cg_open(root_fd, path);
+	if (dirfd < 0)
+		return dirfd;
+	n = cg_read_small(dirfd, "memory.stat", buf, sizeof(buf));
+	close(dirfd);
+	if (n < 0)
+		return (int)n;
+	ret = cg_parse_vmstat(buf, (size_t)n, version, out);
+	return ret;
+}

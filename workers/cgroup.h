@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "proc_render/render.h"
+#include "proc_render/vmstat.h"
 
 /* cgroupfs files read by this process: the snapshot's effect is measured by it. */
 extern unsigned long cg_files_read;
@@ -102,6 +103,16 @@ int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *
  * keys are ignored; malformed lines give -EINVAL and leave out untouched.
  */
 int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_memory *out);
+
+/*
+ * The memory.stat figures /proc/vmstat shows of the cgroup at path (see
+ * proc_render/vmstat.c): v1 total_* keys, v2 plain keys. Returns 0, -ENOENT,
+ * -EINVAL on a malformed memory.stat, or another -errno.
+ */
+int cg_read_vmstat(int root_fd, int version, const char *path, struct cg_vmstat *out);
+
+/* Parse a memory.stat text for cg_read_vmstat. 0, or -EINVAL (out untouched). */
+int cg_parse_vmstat(const char *text, size_t len, int version, struct cg_vmstat *out);
 
 /*
  * Parse a single-value limit file: a decimal number or "max". Returns 0 with

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "proc_render/misc.h"
+#include "proc_render/vmstat.h"
+#include "workers/cg_fs.h"
 #include "shm/log.h"
 #include "workers/cg_misc.h"
 #include "workers/files_misc.h"
@@ -161,6 +163,89 @@ int file_swaps(struct worker_ctx *w, pid_t pid)
 		return (int)n;
 	meminfo_swap_figures(w->host.data, w->host.len, &mem, &w->opts, &a.total_kb, &a.used_kb);
 	return worker_render(w, swaps_render, &a, 256);
+}
+
+struct vmstat_args {
+	const struct cg_vmstat *cg;
+	uint64_t free_kb;
+	struct vmstat_units units;
+	const char *host;
+	size_t len;
+};
+
+static ssize_t vmstat_render(const struct worker_ctx *w, const void *arg, char *buf, size_t size)
+{
+	const struct vmstat_args *a = arg;
+
+	return render_vmstat(a->host, a->len, a->cg, a->free_kb, &a->units, buf, size);
+}
+
+/* The kernel's PMD huge page size (vmstat counts THPs in them), read once. */
+static uint64_t misc_thp_size(struct worker_ctx *w)
+{
+	static uint64_t size;
+	char path[PATH_MAX], text[32];
+	uint64_t v;
+	ssize_t n;
+	int fd;
+
+	if (size)
+		return size;
+	size = 2 << 20; /* x86-64's, when the kernel has no THP to say it */
+	snprintf(path, sizeof(path), "%s/sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+	         w->host_root ? w->host_root : "");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return size;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (n > 0 && cg_parse_u64(text, cg_trim(text, (size_t)n), &v) == 0 && v)
+		size = v;
+	return size;
+}
+
+int file_vmstat(struct worker_ctx *w, pid_t pid)
+{
+	struct vmstat_args a;
+	struct cg_memory mem;
+	struct cg_vmstat vm;
+	char path[PATH_MAX];
+	uint64_t total_kb;
+	long page = sysconf(_SC_PAGESIZE);
+	ssize_t n;
+	int err;
+
+	if (misc_virt_off(w) || !misc_ctrl_usable(w, CG_MEMORY))
+		return misc_serve_host(w, "/proc/vmstat");
+	err = misc_cgroup(w, pid, CG_MEMORY, path, sizeof(path));
+	if (err < 0) {
+		worker_fallback(w, "vmstat", "memory cgroup lookup", pid, NULL, err);
+		return misc_serve_host(w, "/proc/vmstat");
+	}
+	/* The root cgroup is the whole host: its own file says it best. */
+	if (strcmp(path, "/") == 0)
+		return misc_serve_host(w, "/proc/vmstat");
+	err = snap_memory(w, path, &mem);
+	if (err == 0)
+		err = snap_vmstat(w, path, &vm);
+	if (err < 0) {
+		worker_fallback(w, "vmstat", "memory values", pid, path, err);
+		return misc_serve_host(w, "/proc/vmstat");
+	}
+	/* nr_free_pages is meminfo's MemFree, bounded by the host's MemTotal */
+	n = misc_host(w, "/proc/meminfo");
+	if (n < 0)
+		return (int)n;
+	meminfo_mem_figures(w->host.data, w->host.len, &mem, &total_kb, &a.free_kb);
+	n = misc_host(w, "/proc/vmstat");
+	if (n < 0)
+		return (int)n;
+	a.cg = &vm;
+	a.units = (struct vmstat_units){page > 0 ? (uint64_t)page : 4096, misc_thp_size(w)};
+	a.host = w->host.data;
+	a.len = w->host.len;
+	/* Figures can be longer than the host's: a line's worth of digits each at most. */
+	return worker_render(w, vmstat_render, &a, w->host.len + 4096);
 }
 
 struct diskstats_args {

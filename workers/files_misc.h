@@ -1,6 +1,6 @@
 /*
  * Gather and render the smaller files for one request: uptime, swaps,
- * diskstats, slabinfo, pressure/{cpu,io,memory}, and loadavg without -l.
+ * vmstat, diskstats, slabinfo, pressure/{cpu,io,memory}, and loadavg without -l.
  *
  * Each leaves the content in w->out (w->host is scratch) and returns 0, or a
  * -errno for the reader when not even the host's file could be read. When the
@@ -26,6 +26,13 @@ int file_uptime(struct worker_ctx *w, pid_t pid);
 
 /* meminfo's swap figures as one "none" device; the header only with -u or no swap. */
 int file_swaps(struct worker_ctx *w, pid_t pid);
+
+/*
+ * The host's /proc/vmstat with the lines the reader's memory cgroup counts
+ * replaced (proc_render/vmstat.c). A reader in the root cgroup gets the
+ * host's file.
+ */
+int file_vmstat(struct worker_ctx *w, pid_t pid);
 
 /*
  * Host devices with the container's blkio (v1) / io.stat (v2) figures, idle

@@ -106,6 +106,8 @@ static int render(struct worker_ctx *w, const struct lx_req *req)
 		return file_uptime(w, pid);
 	case LX_FILE_SWAPS:
 		return file_swaps(w, pid);
+	case LX_FILE_VMSTAT:
+		return file_vmstat(w, pid);
 	case LX_FILE_DISKSTATS:
 		return file_diskstats(w, pid);
 	case LX_FILE_SLABINFO:

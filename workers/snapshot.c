@@ -257,3 +257,33 @@ int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out)
 	return snap_cgroup_exact(w, SNAP_MEM, "memory", CG_MEMORY, path, fill_memory,
 	                         &(struct mem_fill){w, path}, out, sizeof(*out));
 }
+
+_Static_assert(sizeof(struct cg_vmstat) <= SNAP_MEM_VALUE, "cg_vmstat outgrew its table");
+
+struct vmstat_fill {
+	struct worker_ctx *w;
+	const char *path;
+};
+
+static int fill_vmstat(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct vmstat_fill *f = ctx;
+	const struct cg_hier *h = &f->w->layout.ctrl[CG_MEMORY];
+	struct cg_vmstat v;
+	int err;
+
+	if (size < sizeof(v))
+		return -ENOSPC;
+	err = cg_read_vmstat(f->w->root_fd[CG_MEMORY], h->version, f->path, &v);
+	if (err < 0)
+		return err;
+	memcpy(value, &v, sizeof(v));
+	*len = sizeof(v);
+	return 0;
+}
+
+int snap_vmstat(struct worker_ctx *w, const char *path, struct cg_vmstat *out)
+{
+	return snap_cgroup_exact(w, SNAP_MEM, "vmstat", CG_MEMORY, path, fill_vmstat,
+	                         &(struct vmstat_fill){w, path}, out, sizeof(*out));
+}

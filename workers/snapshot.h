@@ -34,6 +34,9 @@ int snap_cgroup_exact(struct worker_ctx *w, enum snap_table_id t, const char *ki
 /* Memory figures of the cgroup at path in the memory hierarchy. Returns 0 or -errno. */
 int snap_memory(struct worker_ctx *w, const char *path, struct cg_memory *out);
 
+/* The memory.stat figures vmstat shows of the cgroup at path. Returns 0 or -errno. */
+int snap_vmstat(struct worker_ctx *w, const char *path, struct cg_vmstat *out);
+
 /*
  * The effective cpuset of the cgroup at path (the nearest level that sets
  * one). 0, -ENODATA when no level does (every CPU), or -errno.

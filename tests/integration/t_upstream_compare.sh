@@ -232,6 +232,9 @@ INTENDED = {
         "see its CPUs (upstream issues #627 and #731, open); upstream passes the host's "
         "tree through. Recognised when the only names ours lacks are cpuN of CPUs outside "
         "that view.",
+    "vmstat":
+        "proc/vmstat with the container's memory.stat figures is ours only (upstream "
+        "issue #212: never served upstream).",
     "cgroup tree":
         "Upstream 5.0 serves its cgroupfs emulation (for kernels without cgroup "
         "namespaces) under /cgroup by default; 6.0 made it opt-in (--enable-cgroup, "
@@ -650,8 +653,9 @@ def cmp_tree(meta, view):
         elif d == "sys/devices/system/cpu" and set(o) < set(u):
             say("UNEXPLAINED", "/%s: ours lists only %s; upstream passes the host's tree through "
                 "(as SPEC asks): %s" % (d, " ".join(o), " ".join(sorted(set(u) - set(o)))))
-        elif d == "proc" and set(o) - set(u) == {"pressure"} and set(u) <= set(o):
-            intended("pressure", "/proc: ours adds 'pressure'")
+        elif d == "proc" and set(o) - set(u) <= {"pressure", "vmstat"} and set(u) <= set(o):
+            for extra in sorted(set(o) - set(u)):
+                intended(extra, "/proc: ours adds '%s'" % extra)
         elif d == "proc/pressure" and u and u[0].startswith("!error"):
             intended("pressure", "/proc/pressure: ours %s, upstream none" % " ".join(o))
         else:

@@ -894,6 +894,52 @@ static void test_meminfo(struct worker_ctx *w)
 	free(host);
 }
 
+/* ---- /proc/vmstat ---- */
+
+/* The value of line name in text, or -1. */
+static int64_t vm_line(const char *text, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			return strtoll(p + n + 1, NULL, 10);
+	return -1;
+}
+
+/*
+ * app's memory.stat is tests/fixtures/meminfo/memory.stat.v2 (see
+ * test_vmstat.c for every line): its figures in pages, nr_free_pages its
+ * meminfo MemFree (268328 kB), lines it has no figure for the host's.
+ */
+static void test_vmstat(struct worker_ctx *w)
+{
+	char *host = fixture("proc/vmstat");
+	const char *got;
+
+	as_reader(w, APP);
+	CHECK(file_vmstat(w, self) == 0);
+	got = out_text(w);
+	CHECK_EQ_U64(vm_line(got, "nr_free_pages"), 67082);
+	CHECK_EQ_U64(vm_line(got, "nr_file_pages"), 32768);
+	CHECK_EQ_U64(vm_line(got, "nr_anon_transparent_hugepages"), 2);
+	CHECK_EQ_U64(vm_line(got, "nr_kernel_stack"), 720);
+	CHECK_EQ_U64(vm_line(got, "pgfault"), 1820563);
+	CHECK_EQ_U64(vm_line(got, "pgalloc_normal"), vm_line(host, "pgalloc_normal"));
+	CHECK_EQ_U64(vm_line(got, "pswpin"), vm_line(host, "pswpin"));
+
+	as_reader(w, BAD); /* memory.max "abc" */
+	CHECK(file_vmstat(w, self) == 0);
+	check_host_copy(w, "proc/vmstat", "vmstat of bad");
+	as_reader(w, GONE);
+	CHECK(file_vmstat(w, self) == 0);
+	check_host_copy(w, "proc/vmstat", "vmstat of a vanished cgroup");
+	as_reader(w, "/");
+	CHECK(file_vmstat(w, self) == 0);
+	check_host_copy(w, "proc/vmstat", "vmstat of the root cgroup");
+	free(host);
+}
+
 /* ---- sys/devices/system/cpu: the cpuN directories of the reader's CPUs ---- */
 
 /* A LOOKUP or READDIR of the tree's root for our pid through serve_request; the reply into buf. */
@@ -1029,6 +1075,8 @@ static void test_virt_off(struct worker_ctx *w)
 	check_host_copy(w, "sys/devices/system/cpu/possible", "possible, virtualization off");
 	CHECK(file_swaps(w, self) == 0);
 	check_host_copy(w, "proc/swaps", "swaps, virtualization off");
+	CHECK(file_vmstat(w, self) == 0);
+	check_host_copy(w, "proc/vmstat", "vmstat, virtualization off");
 	CHECK(file_diskstats(w, self) == 0);
 	check_host_copy(w, "proc/diskstats", "diskstats, virtualization off");
 	CHECK(file_pressure(w, self, "io") == 0);
@@ -1083,6 +1131,7 @@ int main(void)
 	test_cpu_lists(w);
 	test_cpuset_beyond_start(w);
 	test_swaps(w);
+	test_vmstat(w);
 	test_diskstats(w);
 	test_pressure(w);
 	test_slabinfo(w);
