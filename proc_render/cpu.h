@@ -197,11 +197,15 @@ struct stat_view {
 	const struct cg_cpu_stat *cpu_stat; /* v2 totals, or NULL */
 	const struct stat_floor *prev;      /* figures shown last time, or NULL */
 	struct stat_floor *next;            /* receives the figures shown, or NULL; may be prev */
+	bool procs;                         /* the two below replace the host's lines */
+	unsigned procs_running;             /* the container's threads running (R) */
+	unsigned procs_blocked;             /* ... and in uninterruptible sleep (D) */
 };
 
 /*
  * /proc/stat for a container from the host's /proc/stat text (see stat.c for
- * the figures). Lines other than cpu lines are copied as they are. Returns
+ * the figures). Lines other than cpu lines are copied as they are, but
+ * procs_running and procs_blocked when v->procs. Returns
  * bytes written, -ENOSPC, or -EINVAL when the host text has no cpu lines.
  * v->next is written even on -ENOSPC; rendering again from the same inputs
  * gives the same text and the same floor, so a retry is safe.

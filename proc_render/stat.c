@@ -3,8 +3,22 @@
  *
  * The host's cpuN lines of the container's visible CPUs are shown, in the
  * host's order, under a "cpu  " line that is the field sums of the lines
- * shown; every other line (intr, ctxt, btime, processes, procs_running,
- * procs_blocked, softirq) is the host's, as it is.
+ * shown; every other line (intr, ctxt, btime, processes, softirq) is the
+ * host's, as it is, and procs_running and procs_blocked are the container's
+ * when the worker could count its threads (upstream #654):
+ *
+ *   procs_running   its threads in state R, the reader itself included (the
+ *                   kernel counts the reader of /proc/stat as running; ours
+ *                   waits for this answer in D)
+ *   procs_blocked   its threads in state D, the reader left out: the
+ *                   kernel's figure counts only those of them waiting for
+ *                   I/O (nr_iowait), which no cgroup file tells apart
+ *   processes       the host's: it counts forks since boot, and no cgroup
+ *                   counts a container's (pids.current is a count of the
+ *                   living)
+ *   intr, ctxt, softirq, btime   the host's: no per-cgroup figure exists,
+ *                   and btime is the boot time the uptime of the container's
+ *                   /proc/uptime does not change
  *
  * Each line keeps its host CPU's number (cpuset "1,3" shows cpu1 and cpu3),
  * as sys/devices/system/cpu/online lists the same CPUs, as the kernel does
@@ -119,6 +133,14 @@ static void stat_fields(const char *line, size_t len, size_t i, uint64_t f[ST_NF
 		}
 		f[k] = v;
 	}
+}
+
+/* "key value": the line of key. */
+static bool stat_is_key(const char *line, size_t len, const char *key)
+{
+	size_t k = strlen(key);
+
+	return len > k && memcmp(line, key, k) == 0 && line[k] == ' ';
 }
 
 /* "cpu  ..." (the sum line) */
@@ -410,6 +432,14 @@ ssize_t render_stat(const char *host, size_t len, const struct stat_view *v, cha
 			if (!cpus_done)
 				stat_put_cpus(&c, host, len, sum, &out);
 			cpus_done = true;
+		} else if (v->procs && stat_is_key(p, n, "procs_running")) {
+			cpu_out_put(&out, "procs_running ", 14);
+			cpu_out_u64(&out, v->procs_running);
+			cpu_out_put(&out, "\n", 1);
+		} else if (v->procs && stat_is_key(p, n, "procs_blocked")) {
+			cpu_out_put(&out, "procs_blocked ", 14);
+			cpu_out_u64(&out, v->procs_blocked);
+			cpu_out_put(&out, "\n", 1);
 		} else {
 			cpu_out_put(&out, p, n);
 			cpu_out_put(&out, "\n", 1);

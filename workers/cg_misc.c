@@ -317,6 +317,8 @@ struct task_walk {
 	struct fbuf buf;
 	unsigned int dirs, threads;
 	unsigned int running, total;
+	unsigned int runnable, blocked; /* R, D: /proc/stat's procs_running, procs_blocked */
+	pid_t reader;                   /* counted runnable, whatever its state */
 	pid_t last;
 };
 
@@ -382,6 +384,10 @@ static int tw_count(struct task_walk *tw, int dirfd)
 		tw->total++;
 		if (state == 'R' || state == 'D')
 			tw->running++;
+		if (state == 'R' || (pid_t)id == tw->reader)
+			tw->runnable++;
+		else if (state == 'D')
+			tw->blocked++;
 		if ((pid_t)id > tw->last)
 			tw->last = (pid_t)id;
 	}
@@ -553,4 +559,31 @@ ssize_t cg_read_file(int root_fd, const char *path, const char *name, struct fbu
 	len = cg_read_text(dirfd, name, b);
 	close(dirfd);
 	return len;
+}
+
+int cg_count_states(int root_fd, int version, const char *path, pid_t reader,
+                    struct cg_task_states *out)
+{
+	struct task_walk tw = {.proc_fd = -1, .reader = reader};
+	int dirfd, ret;
+
+	if (!out || (version != 1 && version != 2))
+		return -EINVAL;
+	dirfd = cg_open(root_fd, path);
+	if (dirfd < 0)
+		return dirfd;
+	tw.file = version == 1 ? "tasks" : "cgroup.threads";
+	tw.proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (tw.proc_fd < 0) {
+		ret = -errno;
+		close(dirfd);
+		return ret;
+	}
+	ret = tw_walk(&tw, dirfd, 0);
+	if (ret == 0)
+		*out = (struct cg_task_states){tw.runnable, tw.blocked, tw.total};
+	free(tw.buf.data);
+	close(tw.proc_fd);
+	close(dirfd);
+	return ret;
 }

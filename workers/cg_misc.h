@@ -58,6 +58,23 @@ int cg_read_io(int root_fd, int version, const char *path, struct io_dev_stats *
 int cg_count_tasks(int root_fd, int version, const char *path, unsigned *running, unsigned *total,
                    pid_t *last);
 
+/* Threads of a cgroup subtree by state, as /proc/stat counts them for the host. */
+struct cg_task_states {
+	unsigned running; /* R: procs_running */
+	unsigned blocked; /* D: procs_blocked (the kernel's counts only I/O waits among them) */
+	unsigned total;
+};
+
+/*
+ * The threads of the cgroup at path and its descendants by state (same walk
+ * and bounds as cg_count_tasks). Thread reader, when listed, counts as
+ * running whatever its state: it is the one waiting for this answer (in D,
+ * for FUSE), and the kernel counts the reader of its /proc/stat as running.
+ * Returns 0, -ENOENT, -EINVAL, -E2BIG, or another -errno.
+ */
+int cg_count_states(int root_fd, int version, const char *path, pid_t reader,
+                    struct cg_task_states *out);
+
 /* cg_count_tasks of the cgroup directory open at dirfd (its O_PATH fd will do). */
 int cg_count_tasks_at(int dirfd, int version, unsigned *running, unsigned *total, pid_t *last);
 

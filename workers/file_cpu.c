@@ -22,6 +22,7 @@
 #include "proc_render/cpu.h"
 #include "shm/log.h"
 #include "workers/cg_cpu.h"
+#include "workers/cg_misc.h"
 #include "workers/files.h"
 #include "workers/reader.h"
 #include "workers/snapshot.h"
@@ -196,6 +197,35 @@ static int cpu_usage_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv,
 	return 0;
 }
 
+/*
+ * The container's threads running and blocked into sv, counted in its cpu
+ * cgroup (the hierarchy loadavg counts in). Left to the host's lines (and
+ * logged at debug) when they cannot be counted, and for the root cgroup,
+ * which is the whole host and whose walk would visit every thread.
+ */
+static void cpu_procs_of(struct worker_ctx *w, pid_t pid, struct stat_view *sv)
+{
+	struct cg_task_states st;
+	char path[PATH_MAX];
+	int err;
+
+	if (!cpu_ctrl(w, CG_CPU))
+		return;
+	err = cpu_cgroup(w, pid, CG_CPU, path, sizeof(path));
+	if (err == 0 && strcmp(path, "/") == 0)
+		return;
+	if (err == 0)
+		err = snap_procs(w, path, pid, &st);
+	if (err < 0) {
+		log_debug("stat: threads of pid %d's container: %s: host's procs lines", (int)pid,
+		          strerror(-err));
+		return;
+	}
+	sv->procs = true;
+	sv->procs_running = st.running;
+	sv->procs_blocked = st.blocked;
+}
+
 int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, uint64_t *life)
 {
 	struct stat_view sv = {.prev = floor, .next = floor};
@@ -231,6 +261,7 @@ int file_stat_floor(struct worker_ctx *w, pid_t pid, struct stat_floor *floor, u
 		*life = shown;
 	}
 
+	cpu_procs_of(w, pid, &sv);
 	sv.visible = &v.visible;
 	sv.max_cpus = v.cfs_cpus;
 	/* Numbered as online numbers them: host ids, renumbered in the cfs view only. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "workers/cg_misc.h"
 #include "workers/ident.h"
 #include "workers/reader.h"
 #include "workers/snapshot.h"
@@ -286,4 +287,33 @@ int snap_vmstat(struct worker_ctx *w, const char *path, struct cg_vmstat *out)
 {
 	return snap_cgroup_exact(w, SNAP_MEM, "vmstat", CG_MEMORY, path, fill_vmstat,
 	                         &(struct vmstat_fill){w, path}, out, sizeof(*out));
+}
+
+struct procs_fill {
+	struct worker_ctx *w;
+	const char *path;
+	pid_t reader;
+};
+
+static int fill_procs(void *ctx, void *value, size_t size, size_t *len)
+{
+	struct procs_fill *f = ctx;
+	const struct cg_hier *h = &f->w->layout.ctrl[CG_CPU];
+	struct cg_task_states st;
+	int err;
+
+	if (size < sizeof(st))
+		return -ENOSPC;
+	err = cg_count_states(f->w->root_fd[CG_CPU], h->version, f->path, f->reader, &st);
+	if (err < 0)
+		return err;
+	memcpy(value, &st, sizeof(st));
+	*len = sizeof(st);
+	return 0;
+}
+
+int snap_procs(struct worker_ctx *w, const char *path, pid_t reader, struct cg_task_states *out)
+{
+	return snap_cgroup_exact(w, SNAP_MEM, "procs", CG_CPU, path, fill_procs,
+	                         &(struct procs_fill){w, path, reader}, out, sizeof(*out));
 }

@@ -70,6 +70,15 @@ ssize_t snap_pressure(struct worker_ctx *w, const char *path, const char *name);
 int snap_io(struct worker_ctx *w, const char *path, struct io_dev_stats *devs, size_t max,
             size_t *ndevs);
 
+struct cg_task_states;
+
+/*
+ * The threads of the cgroup at path in the cpu hierarchy (and below) by
+ * state, for /proc/stat; reader counted running (cg_count_states). Kept for
+ * the freshness bound like any value. 0 or -errno.
+ */
+int snap_procs(struct worker_ctx *w, const char *path, pid_t reader, struct cg_task_states *out);
+
 /* CPU time of the cgroup at path in the cpuacct hierarchy (v1 cpuacct.usage, v2 cpu.stat). */
 int snap_cpu_usage(struct worker_ctx *w, const char *path, uint64_t *usage_ns);
 

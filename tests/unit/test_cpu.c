@@ -593,6 +593,16 @@ static void test_stat_v1(void)
 	           "cpu1 2000 100 1000 5000 200 0 30 0 0 0\n"
 	           "cpu3 500 0 200 13000 50 0 10 0 0 0\n");
 
+	/* The container's thread counts replace the host's procs lines, nothing else. */
+	v.procs = true;
+	v.procs_running = 7;
+	v.procs_blocked = 12345;
+	n = stat_render(host, len, &v, &g);
+	CHECK(n > 0 && strstr(text_of(&g, n), "\nprocs_running 7\nprocs_blocked 12345\n") &&
+	      strstr(g.buf, "\nprocesses 26913\n") && strstr(g.buf, "\nctxt 18944227\n"));
+	CHECK(!strstr(g.buf, "procs_running 2"));
+	v.procs = false;
+
 	/* The cfs view numbers the same lines 0..n-1, as its online file does. */
 	v.renumber = true;
 	check_stat(host, len, &v, &g,

@@ -668,6 +668,80 @@ static void test_count_tasks(void)
 	rm_tree(tmp_root);
 }
 
+/*
+ * A child in D: it vforks, and its vfork child pauses, so it waits for the
+ * exec or exit that never comes in an uninterruptible (but killable) sleep.
+ */
+static pid_t start_blocked_child(void)
+{
+	pid_t c = fork();
+
+	if (c == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (vfork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL); /* gone with its parent */
+			for (;;)
+				pause();
+		}
+		_exit(0);
+	}
+	return c;
+}
+
+/*
+ * cg_count_states: /proc/stat's procs_running (R) and procs_blocked (D) of a
+ * subtree, the reader counted running whatever its state (it waits for the
+ * answer in D).
+ */
+static void test_count_states(void)
+{
+	pid_t sleeper, spin, blocked;
+	struct cg_task_states st = {99, 99, 99}, keep;
+	char list[256];
+	int root;
+
+	snprintf(tmp_root, sizeof(tmp_root), "/tmp/lxcfs-test-misc.XXXXXX");
+	if (!mkdtemp(tmp_root)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	sleeper = start_child(CHILD_SLEEP, NULL);
+	spin = start_child(CHILD_SPIN, NULL);
+	blocked = start_blocked_child();
+	CHECK(sleeper > 0 && spin > 0 && blocked > 0);
+	CHECK(wait_state(sleeper, 'S') && wait_state(spin, 'R') && wait_state(blocked, 'D'));
+	snprintf(list, sizeof(list), "%d\n%d\n%d\n", (int)sleeper, (int)spin, (int)blocked);
+	write_file(tmp_root, "tasks", list);
+	write_file(tmp_root, "cgroup.threads", list);
+
+	root = fixture_open(tmp_root);
+	CHECK_EQ_U64(cg_count_states(root, 1, "/", 0, &st), 0);
+	CHECK_EQ_U64(st.running, 1);
+	CHECK_EQ_U64(st.blocked, 1);
+	CHECK_EQ_U64(st.total, 3);
+	/* the reader in D (as a FUSE reader waits): running, not blocked */
+	CHECK_EQ_U64(cg_count_states(root, 2, "/", blocked, &st), 0);
+	CHECK_EQ_U64(st.running, 2);
+	CHECK_EQ_U64(st.blocked, 0);
+	/* a reader that is not listed changes nothing */
+	CHECK_EQ_U64(cg_count_states(root, 1, "/", getpid(), &st), 0);
+	CHECK_EQ_U64(st.running, 1);
+	CHECK_EQ_U64(st.blocked, 1);
+
+	keep = st;
+	write_file(tmp_root, "tasks", "x\n");
+	CHECK_EQ_U64(cg_count_states(root, 1, "/", 0, &st), (uint64_t)-EINVAL);
+	CHECK(memcmp(&st, &keep, sizeof(st)) == 0);
+	CHECK_EQ_U64(cg_count_states(root, 1, "/nope", 0, &st), (uint64_t)-ENOENT);
+	CHECK_EQ_U64(cg_count_states(root, 3, "/", 0, &st), (uint64_t)-EINVAL);
+	close(root);
+
+	stop_child(sleeper);
+	stop_child(spin);
+	stop_child(blocked);
+	rm_tree(tmp_root);
+}
+
 /* A tree deeper than the walk's bound fails instead of being walked. */
 static void test_count_tasks_bounds(void)
 {
@@ -938,6 +1012,7 @@ int main(void)
 	test_loadavg_convergence();
 	test_loadavg_render();
 	test_count_tasks();
+	test_count_states();
 	test_count_tasks_bounds();
 	test_cpu_usage_and_files();
 	test_files_host_reader();

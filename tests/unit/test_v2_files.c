@@ -192,7 +192,11 @@ static char *meminfo_expect(const char *host, const struct mi_want *want, size_t
 	return out;
 }
 
-/* host stat with its block of cpu lines replaced by cpu_lines. */
+/*
+ * host stat with its block of cpu lines replaced by cpu_lines, and
+ * procs_running and procs_blocked 0: the threads app's cgroup.threads lists
+ * have exited (ids past the kernel's largest pid_max), and c1 lists none.
+ */
 static char *stat_expect(const char *host, const char *cpu_lines)
 {
 	size_t cap = strlen(host) + strlen(cpu_lines) + 1, len = 0;
@@ -209,6 +213,10 @@ static char *stat_expect(const char *host, const char *cpu_lines)
 			if (!done)
 				len += (size_t)snprintf(out + len, cap - len, "%s", cpu_lines);
 			done = true;
+		} else if (strncmp(p, "procs_running ", 14) == 0 ||
+		           strncmp(p, "procs_blocked ", 14) == 0) {
+			/* the container's threads (app's have all exited): none running or blocked */
+			len += (size_t)snprintf(out + len, cap - len, "%.14s0\n", p);
 		} else {
 			len += (size_t)snprintf(out + len, cap - len, "%.*s\n", (int)(nl - p), p);
 		}
