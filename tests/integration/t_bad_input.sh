@@ -10,7 +10,8 @@
 # at once, clearly, while the first keeps serving; SIGTERM then leaves no mount
 # and no process behind. No worker dies along the way. access(2), fsync(2),
 # fdatasync(2) and F_SETLEASE give what they give on the kernel's own
-# /proc/meminfo, /proc and /sys/devices/system/cpu/online, as root and as uid
+# /proc/meminfo, /proc, /proc/vmstat and /sys/devices/system/cpu/{online,
+# possible,present,offline}, as root and as uid
 # 65534 (leases aside, which the kernel grants on FUSE files by itself), and
 # mmap is refused.
 . "$(dirname "$0")/lib.sh"
@@ -249,8 +250,13 @@ def errno_checks(who):
     def lease(path, fd):
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
 
+    cpu = "/sys/devices/system/cpu/"
     for ours, kernel in ((F, "/proc/meminfo"), (os.path.dirname(F), "/proc"),
-                         (mnt + "/sys/devices/system/cpu/online", "/sys/devices/system/cpu/online")):
+                         (mnt + "/proc/vmstat", "/proc/vmstat"),
+                         (mnt + cpu + "online", cpu + "online"),
+                         (mnt + cpu + "possible", cpu + "possible"),
+                         (mnt + cpu + "present", cpu + "present"),
+                         (mnt + cpu + "offline", cpu + "offline")):
         for what, fn in (("access F_OK", acc(os.F_OK)), ("access R_OK", acc(os.R_OK)),
                          ("access W_OK", acc(os.W_OK)), ("access X_OK", acc(os.X_OK)),
                          ("fsync", lambda p, fd: os.fsync(fd)),

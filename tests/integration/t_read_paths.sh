@@ -3,7 +3,8 @@
 # read path, and two containers never see each other's text.
 #
 # In a container with 200 MiB and CPU 0, every lxcfs file bound over its
-# /proc (and sys/devices/system/cpu/online), each file is read through:
+# /proc (and sys/devices/system/cpu/online; possible, present and offline read
+# through the mount), each file is read through:
 #   read(2) of 1 byte and of 64 KiB, pread(2), readv(2), sendfile(2) into a
 #   pipe and into a file, splice(2), copy_file_range(2), mmap(2) MAP_PRIVATE;
 #   busybox cat (sendfile), cat, dd bs=1, head -c, tail -n 3
@@ -224,8 +225,11 @@ def shape(path, what, text):
         return "%d processors, expected %d" % (len(re.findall(rb"^processor", text, re.M)), cpus)
     if name == "stat" and len(re.findall(rb"^cpu[0-9]+ ", text, re.M)) != cpus:
         return "%d cpuN lines, expected %d" % (len(re.findall(rb"^cpu[0-9]+ ", text, re.M)), cpus)
-    if name == "online" and text != (b"0\n" if cpus == 1 else b"0-%d\n" % (cpus - 1)):
+    if name in ("online", "possible", "present") and \
+            text != (b"0\n" if cpus == 1 else b"0-%d\n" % (cpus - 1)):
         return "%r for %d CPUs" % (text, cpus)
+    if name == "offline" and text != b"\n":
+        return "%r: no CPU of the container is offline" % text
     return None
 
 
@@ -343,6 +347,8 @@ start_lxcfs
 # Without passthrough (kernels before 6.9, no CAP_SYS_ADMIN) private mappings stay possible.
 if grep -q 'mmap of our files stays possible' "$LXCFS_LOG"; then export LXCFS_NO_PASSTHROUGH=1; fi
 files=meminfo,cpuinfo,stat,uptime,loadavg,swaps,diskstats,slabinfo
+# Upstream serves no vmstat.
+[ -e "$MNT/proc/vmstat" ] && files+=,vmstat
 # Upstream 5.0 serves no proc/pressure.
 if [ -e /proc/pressure/cpu ] && [ -e "$MNT/proc/pressure/cpu" ]; then
 	files+=,pressure/cpu,pressure/io,pressure/memory
@@ -351,6 +357,9 @@ make_container ct1 mem=200M cpus=0 files=$files
 ct_join_cgroups ct1 cpu cpuacct blkio
 ct_bind_cpu_online ct1
 CT_FILES="/proc/${files//,/ \/proc\/} /sys/devices/system/cpu/online"
+# The generated lists beside online, read through the mount (not bound: the container's own).
+CT_FILES+=" $MNT/sys/devices/system/cpu/possible $MNT/sys/devices/system/cpu/present"
+CT_FILES+=" $MNT/sys/devices/system/cpu/offline"
 
 # The container's cpuset folder, to grow and shrink its CPUs.
 CT_CPUSET=
