@@ -41,6 +41,7 @@ enum {
 	OPT_LOG,
 	OPT_TAKEOVER,
 	OPT_STANDBY,
+	OPT_ENABLE_IO_ACCOUNTING,
 };
 
 static void usage(FILE *f)
@@ -60,6 +61,9 @@ static void usage(FILE *f)
 	        "      --enable-pidfd        accepted; pidfds are always used\n"
 	        "      --enable-cgroup       accepted; no cgroup tree is served\n"
 	        "      --enable-psi-poll     accepted; pressure files are read, not polled\n"
+	        "      --enable-io-accounting  turn the kernel's v1 blkio statistics on for\n"
+	        "                            every disk (no limit set), so that diskstats\n"
+	        "                            is each container's own\n"
 	        "  -s                        accepted; there is no multithreaded loop to disable\n"
 	        "  -p, --pidfile FILE        pidfile, locked (default RUNTIME_DIR/lxcfs.pid)\n"
 	        "      --runtime-dir DIR     pidfile and control socket location (default /run)\n"
@@ -168,6 +172,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	    {"log", required_argument, NULL, OPT_LOG},
 	    {"takeover", no_argument, NULL, OPT_TAKEOVER},
 	    {"standby", no_argument, NULL, OPT_STANDBY},
+	    {"enable-io-accounting", no_argument, NULL, OPT_ENABLE_IO_ACCOUNTING},
 	    {NULL, 0, NULL, 0},
 	};
 	uint32_t workers = 0;
@@ -277,6 +282,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			break;
 		case OPT_STANDBY:
 			c->standby = true;
+			break;
+		case OPT_ENABLE_IO_ACCOUNTING:
+			c->io_accounting = true;
 			break;
 		case OPT_LOG:
 			if (log_target_parse(optarg, &c->log) < 0) {

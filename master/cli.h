@@ -18,6 +18,7 @@ struct cli {
 	bool swap_off;             /* -u */
 	bool zswap_off;            /* -z */
 	bool cfs;                  /* --enable-cfs */
+	bool io_accounting;        /* --enable-io-accounting */
 	bool takeover;             /* --takeover: replace the daemon serving the mount */
 	bool standby;              /* --standby: the serving master's standby (standby.h) */
 	const char *pidfile;       /* default <runtime-dir>/lxcfs.pid */

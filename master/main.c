@@ -23,6 +23,7 @@
 #include "master/pidfile.h"
 #include "master/pool.h"
 #include "master/handover.h"
+#include "master/ioacct.h"
 #include "master/standby.h"
 #include "master/takeover.h"
 #include "master/tenant.h"
@@ -119,7 +120,8 @@ static void apply_options(struct master *m)
 
 	m->shm.hdr->config.opts = (c->swap_off ? LX_OPT_SWAP_OFF : 0) |
 	                          (c->zswap_off ? LX_OPT_ZSWAP_OFF : 0) |
-	                          (c->cfs ? LX_OPT_CFS : 0) | (c->loadavg ? LX_OPT_LOADAVG : 0);
+	                          (c->cfs ? LX_OPT_CFS : 0) | (c->loadavg ? LX_OPT_LOADAVG : 0) |
+	                          (c->io_accounting ? LX_OPT_IO_ACCOUNTING : 0);
 	m->shm.hdr->config.cache_ttl_ms = c->cache_ttl_ms;
 }
 
@@ -155,6 +157,8 @@ static int serve(struct master *m, char **argv, enum serve_how how)
 	}
 	if (how == SERVE_ADOPTED)
 		fuse_adopt(m);
+	if (m->cli->io_accounting)
+		ioacct_start(m);
 	if (standby_start(m, argv) < 0)
 		log_warn("no standby master: a crash of this one would end the mount");
 	log_info("%s %s with %d workers (%s), version %s %s, logging to %s",
@@ -173,6 +177,9 @@ out:
 	m->pool->m = m;
 	if (m->pool->pending)
 		pool_stop(m->pool);
+	/* A master that handed over leaves the accounting to its successor. */
+	if (m->cli->io_accounting && !m->handed_over)
+		ioacct_stop(m);
 	control_close(m);
 	return rc;
 }

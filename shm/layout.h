@@ -76,6 +76,7 @@
 #define LX_OPT_ZSWAP_OFF (1u << 1) /* -z */
 #define LX_OPT_CFS       (1u << 2) /* --enable-cfs */
 #define LX_OPT_LOADAVG   (1u << 3) /* -l */
+#define LX_OPT_IO_ACCOUNTING (1u << 4) /* --enable-io-accounting: every v1 disk counts */
 
 struct shm_config {
 	uint32_t opts; /* LX_OPT_* */

@@ -234,11 +234,11 @@ static int iostat_parse(const char *text, size_t len, struct io_table *t)
 
 /*
  * Read and parse each file of a v1 set; the first one decides whether the set
- * exists. With need_devices, a first file that lists no device at all means
- * the set has nothing to tell: blk-throttle keeps statistics only for devices
- * on which some cgroup has set a limit (6.x kernels create its per-device
- * state on the first limit), and prints just "Total 0" before that, whatever
- * I/O was done.
+ * exists. With need_devices, a first file that lists no device at all gives
+ * -ENODATA: blk-throttle keeps statistics only for disks where it was set up
+ * (6.x kernels do it at the first rule written for the disk, which
+ * --enable-io-accounting writes for every disk), and prints just "Total 0"
+ * for a cgroup that did no I/O on such a disk.
  */
 static int blkio_read_set(int dirfd, const struct blkio_file *set, size_t nfiles, bool need_devices,
                           struct fbuf *b, struct io_table *t)
@@ -255,7 +255,7 @@ static int blkio_read_set(int dirfd, const struct blkio_file *set, size_t nfiles
 		if (ret < 0)
 			return ret;
 		if (i == 0 && need_devices && t->n == 0)
-			return -EOPNOTSUPP;
+			return -ENODATA;
 	}
 	return 0;
 }

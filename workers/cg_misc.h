@@ -36,10 +36,11 @@
  * v2: io.stat (hierarchical). See struct io_dev_stats for which fields each
  * source fills.
  * Returns 0, -EOPNOTSUPP when the cgroup has none of these files (no io
- * controller for it) or when the throttle statistics list no device at all
- * (no limit anywhere: nothing was counted), in both cases the caller shows
- * the host's file, as upstream does; -ENOSPC when it lists more than max
- * devices, -ENOENT, -EINVAL, or another -errno.
+ * controller for it: the caller shows the host's file, as upstream does),
+ * -ENODATA when the throttle statistics list no device at all (no disk
+ * counts, unless --enable-io-accounting turned them on, when the cgroup did
+ * no I/O), -ENOSPC when it lists more than max devices, -ENOENT, -EINVAL, or
+ * another -errno.
  */
 int cg_read_io(int root_fd, int version, const char *path, struct io_dev_stats *out, size_t max,
                size_t *n);

@@ -321,8 +321,16 @@ int file_diskstats(struct worker_ctx *w, pid_t pid)
 	if (strcmp(path, "/") == 0)
 		return worker_copy_host(w);
 	err = misc_read_io(w, path, &devs, &ndevs);
+	if (err == -ENODATA && (w->shm.hdr->config.opts & LX_OPT_IO_ACCOUNTING)) {
+		/* Every disk counts (--enable-io-accounting): none listed is no I/O. */
+		err = 0;
+		ndevs = 0;
+	}
 	if (err < 0) {
-		/* -EOPNOTSUPP: no io accounting for this cgroup; upstream shows the host too */
+		/*
+		 * -EOPNOTSUPP: no io controller for this cgroup; -ENODATA: no disk
+		 * counts (no --enable-io-accounting). Upstream shows the host's too.
+		 */
 		worker_fallback(w, "diskstats", "io values", pid, path, err);
 		return worker_copy_host(w);
 	}

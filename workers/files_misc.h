@@ -37,7 +37,9 @@ int file_vmstat(struct worker_ctx *w, pid_t pid);
 /*
  * Host devices with the container's blkio (v1) / io.stat (v2) figures, idle
  * ones left out. A reader in the root cgroup, or in a cgroup without I/O
- * statistics (see cg_read_io), gets the host's file.
+ * statistics (see cg_read_io), gets the host's file; with
+ * --enable-io-accounting every v1 disk counts, and a cgroup that lists none
+ * did no I/O: no device at all.
  */
 int file_diskstats(struct worker_ctx *w, pid_t pid);
 

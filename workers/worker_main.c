@@ -3,6 +3,8 @@
  * fd 3, the shared memory on fd 4 and the master's wake eventfd on fd 5.
  * It attaches to its slot, says READY, then serves its request ring until the
  * master stops it or dies. It logs where the master does (--log TARGET).
+ * "--io-accounting start|exit" runs the helper of --enable-io-accounting
+ * instead (io_accounting.h), which has no slot.
  *
  * Exit codes the master reads: 3 = the region's layout is not ours (an
  * incompatible binary), 1 = any other setup failure.
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 #include "shm/log.h"
+#include "workers/io_accounting.h"
 #include "workers/worker.h"
 
 #ifndef LXCFS_VERSION
@@ -149,6 +152,7 @@ int main(int argc, char **argv)
 	    {"debug", no_argument, NULL, 'd'},
 	    {"log", required_argument, NULL, 'l'},
 	    {"version", no_argument, NULL, 'v'},
+	    {"io-accounting", required_argument, NULL, 'i'},
 	    {NULL, 0, NULL, 0},
 	};
 	static struct worker_ctx ctx;
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
 	unsigned long gen = 0;
 	enum log_target target = LOG_TARGET_STDERR;
 	bool debug = false, bad_target = false;
+	const char *io_accounting = NULL;
 	char msg[256] = "", who[32];
 	int opt, err;
 
@@ -179,10 +184,19 @@ int main(int argc, char **argv)
 		case 'v':
 			printf("lxcfs-worker %s (build %s)\n", LXCFS_VERSION, LXCFS_BUILD_ID);
 			return 0;
+		case 'i':
+			io_accounting = optarg;
+			break;
 		default:
 			fprintf(stderr, "lxcfs-worker is started by lxcfs, not by hand\n");
 			return 1;
 		}
+	}
+	if (io_accounting) {
+		/* A helper of the master, not a worker: no slot, no shared memory. */
+		log_init("lxcfs", debug);
+		log_open(target, -1);
+		return io_accounting_main(io_accounting);
 	}
 	snprintf(who, sizeof(who), "worker %d", w->slot);
 	log_init(who, debug);
