@@ -15,9 +15,10 @@
 #   write  dd if=/dev/zero of=DEV bs=BS count=N oflag=direct
 #   read   dd if=DEV of=/dev/null bs=BS count=N iflag=direct
 # for BS 4k (128 MiB: the most requests, the worst case) and 64k (256 MiB).
-# Prints, per row, the median throughput (MB/s) and the median CPU time dd
-# took per MiB moved (user + system: the cost per request lands there, and
-# other load on a shared machine moves it less than the wall clock).
+# Prints, per row, the throughput (MB/s) and the CPU time dd took per MiB
+# moved (user + system: the cost per request lands there), the median and the
+# best of the runs (other load on a shared machine only ever makes a run
+# worse, so the best runs compare the costs themselves).
 #
 # Knobs: RUNS (default 5). Run as root. Everything made here (the tmpfs, the
 # loop devices) is removed on every exit path; nothing else is touched, but
@@ -97,52 +98,46 @@ counted "$on" || { echo "ioacct.sh: statistics not on for loop$on" >&2; exit 1; 
 ! counted "$off" || { echo "ioacct.sh: statistics already on for loop$off" >&2; exit 1; }
 echo "# statistics on: loop$on; off: loop$off; $runs runs each; $(uname -r), $(nproc) CPUs"
 
-# run DD-ARGS...: "MB/s CPU-us-per-MiB" of one dd: its throughput, and the CPU
-# time (user + system) it took per MiB moved, which other load on the machine
-# disturbs less than the wall clock.
-run()
-{
-	local t0 t1 out
-	t0=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-	out=$(dd "$@" 2>&1)
-	t1=$(awk '{ print $14 + $15 + $16 + $17 }' /proc/$$/stat)
-	awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" '/copied/ {
-		mib = $1 / 1048576
-		for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.,]+$/ && $(i + 1) ~ /B\/s$/) {
-			v = $i; sub(",", ".", v); u = $(i + 1)
-			if (u == "GB/s") v *= 1000; else if (u == "kB/s") v /= 1000
-		}
-		printf "%s %.0f\n", v, t * 1000000 / hz / mib }' <<<"$out"
-}
+# The runs: python's wait4() gives each dd's CPU time to the microsecond (the
+# clock ticks of /proc/PID/stat are too coarse for a 64k run). Prints, per
+# row, the median and the best (highest MB/s, lowest CPU: interference by
+# other load only ever makes a run worse) of the runs.
+python3 - "$runs" "/dev/loop$off" "/dev/loop$on" <<'PY'
+import os, re, statistics, subprocess, sys, time
 
-median()
-{
-	sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
-}
+runs, dev_off, dev_on = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 
-printf '%-5s %-3s %-5s %-9s %-13s %s\n' op bs stats "MB/s" "CPU us/MiB" "(medians of $runs runs; MB/s per run)"
-for bs in 4k 64k; do
-	count=32768
-	[ $bs = 64k ] && count=4096
-	for op in write read; do
-		: >"$tmp/r.on"
-		: >"$tmp/r.off"
-		for i in $(seq "$runs"); do
-			for which in off on; do
-				n=$off
-				[ $which = on ] && n=$on
-				if [ $op = write ]; then
-					run if=/dev/zero of="/dev/loop$n" bs=$bs count=$count oflag=direct
-				else
-					run if="/dev/loop$n" of=/dev/null bs=$bs count=$count iflag=direct
-				fi >>"$tmp/r.$which"
-			done
-		done
-		for which in off on; do
-			printf '%-5s %-3s %-5s %-9s %-13s %s\n' $op $bs $which \
-				"$(awk '{ print $1 }' "$tmp/r.$which" | median)" \
-				"$(awk '{ print $2 }' "$tmp/r.$which" | median)" \
-				"($(awk '{ print $1 }' "$tmp/r.$which" | tr '\n' ' '))"
-		done
-	done
-done
+def run(args):
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 2)
+        os.execvp("dd", ["dd"] + args)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.monotonic() - t0
+    if status:
+        sys.exit("dd %s failed" % args)
+    return wall, ru.ru_utime + ru.ru_stime
+
+print("%-5s %-3s %-5s %9s %9s %13s %13s" % ("op", "bs", "stats", "MB/s med", "MB/s best",
+      "CPU us/MiB med", "best"))
+for bs, count in (("4k", 32768), ("64k", 4096)):
+    mib = (4096 if bs == "4k" else 65536) * count / 1048576.0
+    for op in ("write", "read"):
+        res = {"off": [], "on": []}
+        for _ in range(runs):
+            for which, dev in (("off", dev_off), ("on", dev_on)):
+                if op == "write":
+                    args = ["if=/dev/zero", "of=" + dev, "bs=" + bs, "count=%d" % count, "oflag=direct"]
+                else:
+                    args = ["if=" + dev, "of=/dev/null", "bs=" + bs, "count=%d" % count, "iflag=direct"]
+                wall, cpu = run(args)
+                res[which].append((mib * 1.048576 / wall, cpu * 1e6 / mib))
+        for which in ("off", "on"):
+            mbs = [r[0] for r in res[which]]
+            cpu = [r[1] for r in res[which]]
+            print("%-5s %-3s %-5s %9.0f %9.0f %13.0f %13.0f" % (op, bs, which, statistics.median(mbs),
+                  max(mbs), statistics.median(cpu), min(cpu)))
+        sys.stdout.flush()
+PY
