@@ -35,14 +35,19 @@ static pid_t helper_spawn(struct master *m, const char *mode)
 		return 0;
 	}
 	if (pid == 0) {
-		char *argv[] = {"lxcfs-worker", "--io-accounting", (char *)mode,
-		                "--log",        (char *)target,    log_debug_on ? "--debug" : NULL,
+		char *argv[] = {"lxcfs-worker",
+		                "--io-accounting",
+		                (char *)mode,
+		                "--log",
+		                (char *)target,
+		                log_debug_on ? "--debug" : NULL,
 		                NULL};
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		/* Not the FUSE connection, the region or the pidfile: stdin, stdout, stderr only. */
+		/* Not the FUSE connection, the region or the pidfile: stdin, stdout, stderr only.
+		 */
 		syscall(SYS_close_range, 3, ~0U, 0);
 		execv(m->cli->worker_binary, argv);
 		_exit(127);

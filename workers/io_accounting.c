@@ -211,8 +211,9 @@ int io_accounting_main(const char *mode)
 	}
 	if (!l.ctrl[CG_BLKIO].present || l.ctrl[CG_BLKIO].version != 1) {
 		if (strcmp(mode, "start") == 0)
-			log_info("io accounting: no v1 blkio hierarchy: %s", l.ctrl[CG_BLKIO].present ?
-			         "io.stat counts every disk already" : "nothing to turn on");
+			log_info("io accounting: no v1 blkio hierarchy: %s",
+			         l.ctrl[CG_BLKIO].present ? "io.stat counts every disk already"
+			                                  : "nothing to turn on");
 		return 0;
 	}
 	err = own_blkio_dir(&l, own, sizeof(own));

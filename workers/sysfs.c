@@ -126,7 +126,8 @@ static bool cpu_dir_hidden(struct worker_ctx *w, const struct lx_req *req, const
 	static struct cpuset dirs;
 	unsigned cpu;
 
-	return cpu_dir_name(name, &cpu) && reader_cpu_dirs(w, req, &dirs) && !cpuset_has(&dirs, cpu);
+	return cpu_dir_name(name, &cpu) && reader_cpu_dirs(w, req, &dirs) &&
+	       !cpuset_has(&dirs, cpu);
 }
 
 static int do_lookup(struct worker_ctx *w, const struct lx_req *req, struct lx_cmp *cmp)
@@ -166,8 +167,9 @@ static int do_lookup(struct worker_ctx *w, const struct lx_req *req, struct lx_c
 	memset(&out, 0, sizeof(out));
 	out.nodeid = nodeid;
 	/* A cpuN directory is asked about again at each walk: see the header. */
-	out.entry_valid_nsec =
-	    parent.path[0] == '\0' && cpu_dir_name(req->name, &(unsigned){0}) ? 0 : SYSFS_VALID_NSEC;
+	out.entry_valid_nsec = parent.path[0] == '\0' && cpu_dir_name(req->name, &(unsigned){0})
+	                           ? 0
+	                           : SYSFS_VALID_NSEC;
 	out.attr_valid_nsec = SYSFS_VALID_NSEC;
 	fill_attr(nodeid, &st, &out.attr);
 	cmp->bytes = sizeof(out);

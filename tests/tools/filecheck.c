@@ -330,7 +330,8 @@ static void check_stat_monotonic(const struct opts *o, struct file *f, const cha
 					report(o, f, "cpu field %d went back from %llu to %llu",
 					       i + 1, a, b);
 				else if (!back)
-					report(o, f, "cpuN line %ld field %d went back from %llu to %llu",
+					report(o, f,
+					       "cpuN line %ld field %d went back from %llu to %llu",
 					       l, i + 1, a, b);
 				back = true;
 				if (a - b > st.backmax)
@@ -365,7 +366,8 @@ static enum verdict check_stat(const struct opts *o, struct file *f, const char 
 			long num = strtol(p + 3, NULL, 10);
 
 			if (num <= last) {
-				report(o, f, "cpu line %ld is \"%.20s\" after cpu%ld", ncpu, p, last);
+				report(o, f, "cpu line %ld is \"%.20s\" after cpu%ld", ncpu, p,
+				       last);
 				return WRONG;
 			}
 			last = num;

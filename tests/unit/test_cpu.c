@@ -181,7 +181,7 @@ static void test_cpuset_format(void)
 	guarded_free(&g);
 }
 
-/* The four lists of view v, as a container reads them, in one string "online|possible|present|offline". */
+/* The four lists of view v as one string: "online|possible|present|offline". */
 static const char *lists_of(const struct cpu_sys_view *v)
 {
 	static char all[1024];
@@ -759,9 +759,9 @@ static void test_stat_floor(void)
 	floor.cpu[0][ST_USER] = 99999; /* another CPU's floor: not this one's */
 	floor.all[ST_SYSTEM] = 500;
 	n = check_stat(host, len, &v, &g,
-	           "cpu  1150 0 500 21387 0 0 0 0 0 0\n"
-	           "cpu1 900 0 300 8000 0 0 0 0 0 0\n"
-	           "cpu3 250 0 123 13387 0 0 0 0 0 0\n");
+	               "cpu  1150 0 500 21387 0 0 0 0 0 0\n"
+	               "cpu1 900 0 300 8000 0 0 0 0 0 0\n"
+	               "cpu3 250 0 123 13387 0 0 0 0 0 0\n");
 	/* The floor now holds what was shown, and rendering again shows the same. */
 	CHECK_EQ_U64(floor.cpu[1][ST_USER], 900);
 	CHECK_EQ_U64(floor.cpu[3][ST_IDLE], 13387);

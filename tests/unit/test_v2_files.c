@@ -215,7 +215,7 @@ static char *stat_expect(const char *host, const char *cpu_lines)
 			done = true;
 		} else if (strncmp(p, "procs_running ", 14) == 0 ||
 		           strncmp(p, "procs_blocked ", 14) == 0) {
-			/* the container's threads (app's have all exited): none running or blocked */
+			/* app's threads have all exited: none running or blocked */
 			len += (size_t)snprintf(out + len, cap - len, "%.14s0\n", p);
 		} else {
 			len += (size_t)snprintf(out + len, cap - len, "%.*s\n", (int)(nl - p), p);
@@ -954,8 +954,12 @@ static void test_vmstat(struct worker_ctx *w)
 static ssize_t cpu_dir_request(struct worker_ctx *w, uint16_t op, const char *name, void *buf,
                                size_t size)
 {
-	struct lx_req req = {.unique = 77, .op = op, .file = LX_FILE_SYSFS, .nodeid = LX_INO_CPU_DIR,
-	                     .pid = (uint32_t)self, .size = 4096};
+	struct lx_req req = {.unique = 77,
+	                     .op = op,
+	                     .file = LX_FILE_SYSFS,
+	                     .nodeid = LX_INO_CPU_DIR,
+	                     .pid = (uint32_t)self,
+	                     .size = 4096};
 	struct lx_cmp cmp;
 
 	if (name)

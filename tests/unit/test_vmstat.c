@@ -61,22 +61,24 @@ static void check_render(const char *got, const struct want *want, size_t nwant,
 			char line[128];
 
 			snprintf(line, sizeof(line), "%s %" PRIu64, want[i].name, want[i].value);
-			if (strlen(line) != (size_t)(ge - g) || memcmp(line, g, (size_t)(ge - g)) != 0)
+			if (strlen(line) != (size_t)(ge - g) ||
+			    memcmp(line, g, (size_t)(ge - g)) != 0)
 				fprintf(stderr, "%s: line %zu is '%.*s', want '%s'\n", what, lines,
 				        (int)(ge - g), g, line);
-			CHECK(strlen(line) == (size_t)(ge - g) && memcmp(line, g, (size_t)(ge - g)) == 0);
+			CHECK(strlen(line) == (size_t)(ge - g) &&
+			      memcmp(line, g, (size_t)(ge - g)) == 0);
 			replaced++;
 		} else {
 			if ((he - h) != (ge - g) || memcmp(h, g, (size_t)(he - h)) != 0)
-				fprintf(stderr, "%s: line %zu is '%.*s', the host's '%.*s'\n", what, lines,
-				        (int)(ge - g), g, (int)(he - h), h);
+				fprintf(stderr, "%s: line %zu is '%.*s', the host's '%.*s'\n", what,
+				        lines, (int)(ge - g), g, (int)(he - h), h);
 			CHECK((he - h) == (ge - g) && memcmp(h, g, (size_t)(he - h)) == 0);
 		}
 		h = *he ? he + 1 : he;
 		g = *ge ? ge + 1 : ge;
 	}
 	CHECK(*h == '\0' && *g == '\0'); /* as many lines as the host */
-	CHECK_EQ_U64(replaced, nwant);  /* every expected line is in the host's text */
+	CHECK_EQ_U64(replaced, nwant);   /* every expected line is in the host's text */
 }
 
 /*
@@ -86,20 +88,20 @@ static void check_render(const char *got, const struct want *want, size_t nwant,
  * memory.stat: the host's lines stay.
  */
 static const struct want want_v2[] = {
-    {"nr_free_pages", 67082},           /* 268328 kB */
-    {"nr_zone_inactive_anon", 4608},    /* 18874368 B */
-    {"nr_zone_active_anon", 23040},     /* 94371840 B */
-    {"nr_zone_inactive_file", 16384},   /* 67108864 B */
-    {"nr_zone_active_file", 14336},     /* 58720256 B */
+    {"nr_free_pages", 67082},         /* 268328 kB */
+    {"nr_zone_inactive_anon", 4608},  /* 18874368 B */
+    {"nr_zone_active_anon", 23040},   /* 94371840 B */
+    {"nr_zone_inactive_file", 16384}, /* 67108864 B */
+    {"nr_zone_active_file", 14336},   /* 58720256 B */
     {"nr_zone_unevictable", 0},
-    {"nr_zone_write_pending", 16},      /* file_dirty 65536 + file_writeback 0 */
+    {"nr_zone_write_pending", 16}, /* file_dirty 65536 + file_writeback 0 */
     {"nr_inactive_anon", 4608},
     {"nr_active_anon", 23040},
     {"nr_inactive_file", 16384},
     {"nr_active_file", 14336},
     {"nr_unevictable", 0},
-    {"nr_slab_reclaimable", 4096},      /* 16777216 B */
-    {"nr_slab_unreclaimable", 1024},    /* 4194304 B */
+    {"nr_slab_reclaimable", 4096},   /* 16777216 B */
+    {"nr_slab_unreclaimable", 1024}, /* 4194304 B */
     {"workingset_refault_anon", 12},
     {"workingset_refault_file", 2318},
     {"workingset_activate_anon", 0},
@@ -107,19 +109,19 @@ static const struct want want_v2[] = {
     {"workingset_restore_anon", 0},
     {"workingset_restore_file", 17},
     {"workingset_nodereclaim", 0},
-    {"nr_anon_pages", 25600},           /* anon 104857600 B */
-    {"nr_mapped", 8192},                /* file_mapped 33554432 B */
-    {"nr_file_pages", 32768},           /* file 134217728 B */
+    {"nr_anon_pages", 25600}, /* anon 104857600 B */
+    {"nr_mapped", 8192},      /* file_mapped 33554432 B */
+    {"nr_file_pages", 32768}, /* file 134217728 B */
     {"nr_dirty", 16},
     {"nr_writeback", 0},
-    {"nr_shmem", 2048},                 /* 8388608 B */
+    {"nr_shmem", 2048}, /* 8388608 B */
     {"nr_shmem_hugepages", 0},
     {"nr_file_hugepages", 0},
     {"nr_anon_transparent_hugepages", 2}, /* anon_thp 4194304 B */
-    {"nr_kernel_stack", 720},           /* 737280 B, in kB as the kernel prints it */
-    {"nr_page_table_pages", 320},       /* 1310720 B */
+    {"nr_kernel_stack", 720},             /* 737280 B, in kB as the kernel prints it */
+    {"nr_page_table_pages", 320},         /* 1310720 B */
     {"nr_sec_page_table_pages", 0},
-    {"nr_swapcached", 64},              /* 262144 B */
+    {"nr_swapcached", 64}, /* 262144 B */
     {"pgpromote_success", 0},
     {"pgdemote_kswapd", 0},
     {"pgdemote_direct", 0},
@@ -163,8 +165,8 @@ static void test_v2(void)
 	check_render(out, want_v2, sizeof(want_v2) / sizeof(want_v2[0]), "v2");
 
 	/* A 64 KiB-page arm64 kernel with 512 MiB huge pages: the same bytes, other units. */
-	n = render_vmstat(host, host_len, &vm, 268328, &(struct vmstat_units){65536, 512 << 20}, out,
-	                  sizeof(out));
+	n = render_vmstat(host, host_len, &vm, 268328, &(struct vmstat_units){65536, 512 << 20},
+	                  out, sizeof(out));
 	out[n > 0 ? n : 0] = '\0';
 	CHECK_EQ_U64(line_value(out, "nr_free_pages"), 4192); /* 268328 kB / 64 */
 	CHECK_EQ_U64(line_value(out, "nr_file_pages"), 2048);
@@ -185,7 +187,7 @@ static const struct want want_v1[] = {
     {"nr_zone_inactive_file", 10240}, /* 41943040 */
     {"nr_zone_active_file", 15360},   /* 62914560 */
     {"nr_zone_unevictable", 0},
-    {"nr_zone_write_pending", 257},   /* total_dirty 1052672 + total_writeback 0 */
+    {"nr_zone_write_pending", 257}, /* total_dirty 1052672 + total_writeback 0 */
     {"nr_inactive_anon", 3072},
     {"nr_active_anon", 10240},
     {"nr_inactive_file", 10240},
@@ -193,12 +195,12 @@ static const struct want want_v1[] = {
     {"nr_unevictable", 0},
     {"workingset_refault_anon", 0},
     {"workingset_refault_file", 1203},
-    {"nr_anon_pages", 12288},         /* total_rss 50331648 */
-    {"nr_mapped", 5120},              /* total_mapped_file 20971520 */
-    {"nr_file_pages", 26624},         /* total_cache 109051904 */
+    {"nr_anon_pages", 12288}, /* total_rss 50331648 */
+    {"nr_mapped", 5120},      /* total_mapped_file 20971520 */
+    {"nr_file_pages", 26624}, /* total_cache 109051904 */
     {"nr_dirty", 257},
     {"nr_writeback", 0},
-    {"nr_shmem", 1024},               /* 4194304 */
+    {"nr_shmem", 1024},                   /* 4194304 */
     {"nr_anon_transparent_hugepages", 1}, /* total_rss_huge 2097152 */
     {"nr_swapcached", 0},
     {"pgfault", 310242},
@@ -225,11 +227,11 @@ static void test_keys_and_errors(void)
 	ssize_t n;
 
 	CHECK(vmstat_key("anon", 4, 2) >= 0);
-	CHECK(vmstat_key("anon", 4, 1) < 0);         /* v1's is total_rss */
+	CHECK(vmstat_key("anon", 4, 1) < 0); /* v1's is total_rss */
 	CHECK(vmstat_key("total_rss", 9, 1) >= 0);
-	CHECK(vmstat_key("rss", 3, 1) < 0);          /* the local key */
+	CHECK(vmstat_key("rss", 3, 1) < 0);                  /* the local key */
 	CHECK(vmstat_key("total_pgscan_direct", 19, 1) < 0); /* v2 only */
-	CHECK(vmstat_key("pgscan", 6, 2) < 0);       /* no vmstat line of that name */
+	CHECK(vmstat_key("pgscan", 6, 2) < 0);               /* no vmstat line of that name */
 	CHECK(vmstat_key("anon", 4, 3) < 0);
 	CHECK(cg_parse_vmstat(bad, strlen(bad), 2, &vm) == -EINVAL);
 	CHECK(cg_parse_vmstat(no_value, strlen(no_value), 2, &vm) == -EINVAL);
