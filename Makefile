@@ -18,6 +18,7 @@ CC ?= gcc
 
 # Debian packages each step needs; installed on demand (apt-get update first).
 BUILD_PKGS := gcc make pkg-config libfuse3-dev libjemalloc-dev fuse3
+FUZZ_PKGS  := $(BUILD_PKGS) clang python3
 TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs busybox-static
 
 BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -50,6 +51,7 @@ MASTER_SRC := $(filter-out master/main.c master/ctl_main.c,$(wildcard master/*.c
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 BENCH_SRC  := $(wildcard bench/*.c)
 TOOL_SRC   := $(wildcard tests/tools/*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -65,7 +67,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .SECONDARY:
 
-.PHONY: all deps test-deps run test unit integration test-asan bench soak install clean format
+.PHONY: all deps test-deps fuzz-deps run test unit integration test-asan bench soak fuzz fuzzers install clean format
 
 all: deps
 	@$(MAKE) --no-print-directory binaries
@@ -82,6 +84,13 @@ deps:
 
 test-deps:
 	@missing=$$(for p in $(TEST_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing packages: $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+fuzz-deps:
+	@missing=$$(for p in $(FUZZ_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing missing packages: $$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
@@ -143,6 +152,19 @@ soak: test-deps
 	@$(MAKE) --no-print-directory binaries
 	@LXCFS_BUILD=$(CURDIR)/$(BUILD) LXCFS_TEST_TIMEOUT=300 tests/run_integration.sh $(BUILD) soak_chaos soak_master
 
+# libFuzzer harnesses (tests/fuzz/), built with clang, ASan and UBSan into build-fuzz/,
+# each run FUZZ_SECONDS (default 60).
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang SAN=1 \
+		EXTRA_CFLAGS=-fsanitize=fuzzer-no-link fuzzers
+	@tests/fuzz/run.sh build-fuzz
+
+fuzzers: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+
+$(BUILD)/fuzz/%: $(call obj,tests/fuzz/%.c) $(LIBMASTER) $(LIBSHM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(FUSE_LIBS)
+
 bench: test-deps
 	@$(MAKE) --no-print-directory binaries
 	@bench/run.sh $(BUILD)
@@ -154,7 +176,7 @@ install: all
 	install -m 0755 $(BUILD)/lxcfs-worker $(DESTDIR)$(PREFIX)/libexec/lxcfs/lxcfs-worker
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
