@@ -19,7 +19,8 @@ CC ?= gcc
 # Debian packages each step needs; installed on demand (apt-get update first).
 BUILD_PKGS := gcc make pkg-config libfuse3-dev libjemalloc-dev fuse3
 FUZZ_PKGS  := $(BUILD_PKGS) clang python3
-TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs busybox-static
+TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs busybox-static \
+              python3-prometheus-client
 
 BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \

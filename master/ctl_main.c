@@ -22,6 +22,7 @@
 
 #include "master/control.h"
 #include "master/ctl_client.h"
+#include "master/ctl_prometheus.h"
 #include "master/ctl_takeover.h"
 #include "shm/snap.h"
 
@@ -43,7 +44,7 @@ static void usage(FILE *f)
 	    "Commands (COMMAND --help for each):\n"
 	    "  status          the master, the mount and each worker\n"
 	    "  workers         each worker: pid, state, requests, restarts, version\n"
-	    "  stats           per file requests and latency; cache figures\n"
+	    "  stats [--prometheus]  per file requests and latency; cache figures\n"
 	    "  snapshot [--table NAME] [--cgroup PATH] [--limit N]\n"
 	    "                  the cached entries, containers' first\n"
 	    "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
@@ -57,37 +58,6 @@ static void usage(FILE *f)
 	    "                     COMMAND)\n"
 	    "  -v, --version      version and build id of this lxcfs-ctl\n"
 	    "  -h, --help         this text\n");
-}
-
-#define RECORD_FIELDS 48 /* a record with more is cut (the master record has 24) */
-
-/* A record line split into kind and key=value pairs, in place. */
-struct record {
-	char *kind;
-	char **key, **val; /* n of each */
-	int n;
-};
-
-/* Split line; the pointers go to room (2 * RECORD_FIELDS of them). */
-static void record_parse(char *line, struct record *r, char **room)
-{
-	char *save = NULL, *tok;
-
-	r->n = 0;
-	r->key = room;
-	r->val = room + RECORD_FIELDS;
-	r->kind = strtok_r(line, " ", &save);
-	while ((tok = strtok_r(NULL, " ", &save)) && r->n < RECORD_FIELDS) {
-		char *eq = strchr(tok, '=');
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		ctl_unescape(eq + 1);
-		r->key[r->n] = tok;
-		r->val[r->n] = eq + 1;
-		r->n++;
-	}
 }
 
 static bool is_number(const char *s)
@@ -262,9 +232,15 @@ static const struct command commands[] = {
      0, 0, false},
     {"workers", "", "each worker: pid, state, CPU, requests, restarts, last exit, version", 0, 0,
      false},
-    {"stats", "",
+    {"stats", "[--prometheus]",
      "per file: requests, errors, p50/p99 latency; cache hits, misses,\n"
-     "refreshes, evictions, cgroupfs reads; snapshot table sizes",
+     "refreshes, evictions, cgroupfs reads; snapshot table sizes.\n"
+     "\n"
+     "  --prometheus   the Prometheus text format instead (for a node-exporter\n"
+     "                 textfile collector): requests, errors and a latency\n"
+     "                 histogram per file, each worker, how workers ended, the\n"
+     "                 cache, shared memory use; lxcfs_up 0 (and exit 3) when no\n"
+     "                 daemon answers",
      0, 0, false},
     {"snapshot", "[--table NAME]... [--cgroup PATH] [--limit N]",
      "the cached entries: table, key, time since last use, age, size. Entries\n"
@@ -418,13 +394,14 @@ int main(int argc, char **argv)
 	    {"table", required_argument, NULL, 't'},
 	    {"cgroup", required_argument, NULL, 'c'},
 	    {"limit", required_argument, NULL, 'l'},
+	    {"prometheus", no_argument, NULL, 'P'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *runtime_dir = "/run", *socket_path = NULL, *binary = NULL;
 	const char *cgroup = NULL, *limit = NULL, *master_binary = NULL;
-	bool all = false;
+	bool all = false, prometheus = false;
 	char path[4096], req[4096 * 3 + 1024], tables[512] = "", *reply, *nl;
 	const struct command *cmd = NULL;
 	bool json = false;
@@ -501,6 +478,13 @@ int main(int argc, char **argv)
 			if (opt == 'l')
 				limit = optarg;
 			break;
+		case 'P':
+			if (strcmp(cmd->name, "stats") != 0) {
+				command_usage(stderr, cmd);
+				return 2;
+			}
+			prometheus = true;
+			break;
 		case 'j':
 			/* "lxcfs-ctl snapshot --json" reads as naturally as "--json snapshot". */
 			json = true;
@@ -514,7 +498,8 @@ int main(int argc, char **argv)
 		}
 	}
 	nargs = argc - optind + (binary ? 1 : 0);
-	if (nargs < cmd->min_args || nargs > cmd->max_args || (master_binary && !all)) {
+	if (nargs < cmd->min_args || nargs > cmd->max_args || (master_binary && !all) ||
+	    (prometheus && json)) {
 		command_usage(stderr, cmd);
 		return 2;
 	}
@@ -558,6 +543,8 @@ int main(int argc, char **argv)
 		}
 		if (limit)
 			snprintf(req + n, sizeof(req) - n, " limit=%s", limit);
+	} else if (prometheus) {
+		snprintf(req, sizeof(req), "metrics");
 	} else if (optind < argc) {
 		snprintf(req, sizeof(req), "%s %s", cmd->name, argv[optind]);
 	} else {
@@ -577,6 +564,8 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "lxcfs-ctl: no lxcfs answers on %s: %s\n", socket_path,
 			strerror(-fd));
+		if (prometheus)
+			prom_write_down(stdout);
 		return EXIT_NO_DAEMON;
 	}
 	if (cmd->streams) {
@@ -623,6 +612,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lxcfs-ctl: %s\n", reply + strlen(CTL_PROTO_REPLY) + 1);
 		free(reply);
 		return 1;
+	}
+	if (prometheus) {
+		int rc = prom_write(stdout, nl + 1);
+
+		free(reply);
+		if (rc < 0) {
+			fprintf(stderr, "lxcfs-ctl: %s sent metrics that do not hold together\n",
+			        socket_path);
+			return EXIT_PROTOCOL;
+		}
+		return 0;
 	}
 	print_records(nl + 1, json);
 	free(reply);
