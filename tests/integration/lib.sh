@@ -19,10 +19,14 @@
 #   start_lxcfs [ARGS]        mount on $MNT (runtime dir $RUNDIR, log $LXCFS_LOG), wait until served
 #   stop_lxcfs                SIGTERM; master and workers gone, no mount, no sanitizer report
 #   lxcfs_worker_pids         the master's lxcfs-worker children (ours)
+#   lxcfs_kill_whole          SIGKILL standby, master and workers at once: the mount is left
+#                             with no server (ENOTCONN)
 #   lxcfs_ctl_workers         "pid state" per worker, as lxcfs-ctl status reports them (ours)
 #   make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...]
 #                             cgroup below ours + init in new pid and mount namespaces,
-#                             $MNT/proc/<file> bind-mounted over /proc/<file>
+#                             $MNT/proc/<file> bind-mounted over /proc/<file>;
+#                             files=none (or files=) binds nothing: a container started
+#                             before lxcfs (set MNT, or start_lxcfs, first)
 #   in_container NAME CMD     CMD entered with nsenter -p -m (like lxc-attach, docker exec)
 #   in_init NAME CMD          CMD run as a child of the container's init (in its cgroup)
 #   in_init_bg / init_wait / init_job_out   the same, in the background
@@ -336,7 +340,9 @@ start_lxcfs()
 	MNT=$TEST_TMP/mnt
 	RUNDIR=$TEST_TMP/run
 	LXCFS_LOG=$TEST_TMP/lxcfs.log
-	mkdir -p "$MNT" "$RUNDIR"
+	# A mount left by a daemon killed whole (lxcfs_kill_whole) answers ENOTCONN
+	# to mkdir's stat: lxcfs detaches it, nothing to say here.
+	mkdir -p "$MNT" "$RUNDIR" 2>/dev/null
 	for a in "$@"; do [ "$a" = --workers ] && has_workers=1; done
 	if [ "$LXCFS_IMPL" = upstream ]; then
 		[ -x "$UPSTREAM_LXCFS" ] || fail "no upstream lxcfs at $UPSTREAM_LXCFS"
@@ -424,6 +430,28 @@ lxcfs_adopt_master()
 	record_pid daemon "$new"
 	lxcfs_worker_pids >/dev/null
 	return 0
+}
+
+# lxcfs_kill_whole: SIGKILL the standby, the master and every worker at once
+# (the standby first, lest it take over), as a crash of the whole daemon or
+# an OOM kill of its cgroup leaves it: nobody holds the connection, and the
+# mount (and every bind of it) answers ENOTCONN. The daemon is forgotten:
+# start_lxcfs may start another on the same mount point.
+lxcfs_kill_whole()
+{
+	local standby workers start p
+	standby=$(lxcfs_standby_pid)
+	workers=$(lxcfs_worker_pids | tr '\n' ' ')
+	start=$(proc_start "$LXCFS_PID")
+	log "kill -9 of the whole daemon: standby ${standby:-none}, master $LXCFS_PID, workers $workers"
+	# shellcheck disable=SC2086
+	kill -KILL $standby "$LXCFS_PID" $workers 2>/dev/null
+	[ "$LXCFS_PID" = "${LXCFS_CHILD:-}" ] && wait "$LXCFS_PID" 2>/dev/null
+	state_del pids "$LXCFS_PID $start daemon"
+	LXCFS_STARTED=0
+	for p in $standby $workers; do
+		wait_for 5 eval '! pid_alive '"$p" || fail "pid $p survived SIGKILL"
+	done
 }
 
 # lxcfs-ctl status of ours, or nothing when there is no lxcfs-ctl.
@@ -662,7 +690,7 @@ cg_base()
 declare -A CT_INIT=() CT_UNSHARE=() CT_DIR=() CT_CGS=()
 declare -A CT_ARGS=() CT_JOINED=() # what restart_container makes again
 
-# make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...]
+# make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...|none]
 make_container()
 {
 	local name=$1 kv mem="" cpus="" files=meminfo base dir ctdir cgs="" init="" f
@@ -673,7 +701,10 @@ make_container()
 		case $kv in
 		mem=*) mem=${kv#mem=} ;;
 		cpus=*) cpus=${kv#cpus=} ;;
-		files=*) files=${kv#files=} ;;
+		files=*)
+			files=${kv#files=}
+			[ "$files" = none ] && files=
+			;;
 		*) fail "make_container: unknown argument $kv" ;;
 		esac
 	done

@@ -86,20 +86,12 @@ for flag in -v --version; do
 	log "ok: $flag: $out"
 done
 
-# A daemon killed whole: the master, its standby and every worker at once
-# (the standby first, lest it take over), so that nobody holds the connection.
+# A daemon killed whole: the master, its standby and every worker at once,
+# so that nobody holds the connection.
 start_lxcfs
-standby=$(lxcfs_standby_pid)
-workers=$(lxcfs_worker_pids | tr '\n' ' ')
-[ -n "$standby" ] || fail "no standby to kill"
-[ -n "$workers" ] || fail "no workers to kill"
-start=$(proc_start "$LXCFS_PID")
-log "kill -9: standby $standby, master $LXCFS_PID, workers $workers"
-# shellcheck disable=SC2086
-kill -KILL "$standby" "$LXCFS_PID" $workers
-wait "$LXCFS_PID" 2>/dev/null
-state_del pids "$LXCFS_PID $start daemon"
-LXCFS_STARTED=0
+[ -n "$(lxcfs_standby_pid)" ] || fail "no standby to kill"
+[ -n "$(lxcfs_worker_pids)" ] || fail "no workers to kill"
+lxcfs_kill_whole
 enotconn()
 {
 	local err
@@ -107,9 +99,6 @@ enotconn()
 	grep -q "Transport endpoint is not connected" <<<"$err"
 }
 wait_for 5 enotconn || fail "after kill -9 of the whole daemon, $MNT does not answer ENOTCONN: $(stat "$MNT" 2>&1 | head -1)"
-for p in $standby $workers; do
-	wait_for 5 eval '! pid_alive '"$p" || fail "pid $p survived SIGKILL"
-done
 log "ok: the mount is left with no server: $(stat "$MNT/proc/meminfo" 2>&1 >/dev/null)"
 
 # lxcfs started again on it, as a service manager restarts it.
