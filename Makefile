@@ -4,7 +4,8 @@
 #   make run        build and run lxcfs in the foreground on /var/lib/lxcfs
 #   make test       unit + integration tests, then the same suite under ASan/UBSan
 #   make bench      read-latency table: native /proc, FUSE floor, this lxcfs, upstream lxcfs
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=   (binaries, unit, man pages, completion, LXC hooks)
+#   make uninstall  PREFIX=/usr/local DESTDIR=   (the same files, and the folders install made)
 #   make clean
 
 PREFIX     ?= /usr/local
@@ -20,7 +21,7 @@ CC ?= gcc
 BUILD_PKGS := gcc make pkg-config libfuse3-dev libjemalloc-dev fuse3
 FUZZ_PKGS  := $(BUILD_PKGS) clang python3
 TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs busybox-static \
-              python3-prometheus-client
+              python3-prometheus-client man-db systemd
 
 BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -68,7 +69,7 @@ TOOL_BINS  := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
 .SECONDARY:
 
-.PHONY: all deps test-deps fuzz-deps run test unit integration test-asan bench soak fuzz fuzzers install clean format
+.PHONY: all deps test-deps fuzz-deps run test unit integration test-asan bench soak fuzz fuzzers install uninstall clean format
 
 all: deps
 	@$(MAKE) --no-print-directory binaries
@@ -170,11 +171,60 @@ bench: test-deps
 	@$(MAKE) --no-print-directory binaries
 	@bench/run.sh $(BUILD)
 
+# Where make install puts things, as a distribution package would.
+BINDIR      = $(PREFIX)/bin
+LIBEXECDIR  = $(PREFIX)/libexec/lxcfs
+UNITDIR     = $(PREFIX)/lib/systemd/system
+MANDIR      = $(PREFIX)/share/man
+COMPLDIR    = $(PREFIX)/share/bash-completion/completions
+HOOKDIR     = $(PREFIX)/share/lxcfs
+LXCCONFDIR  = $(PREFIX)/share/lxc/config/common.conf.d
+# The LXC hooks and the configuration that enables them: whatever the tree
+# holds in these folders (an executable file stays executable).
+HOOK_FILES    = $(wildcard share/lxcfs/*)
+LXCCONF_FILES = $(wildcard share/lxc/config/common.conf.d/*)
+
+INSTALLED = $(BINDIR)/lxcfs $(BINDIR)/lxcfs-ctl $(LIBEXECDIR)/lxcfs-worker \
+	$(UNITDIR)/lxcfs.service $(MANDIR)/man1/lxcfs.1 $(MANDIR)/man8/lxcfs-ctl.8 \
+	$(COMPLDIR)/lxcfs-ctl \
+	$(addprefix $(HOOKDIR)/,$(notdir $(HOOK_FILES))) \
+	$(addprefix $(LXCCONFDIR)/,$(notdir $(LXCCONF_FILES)))
+
+# install_tree FILES,DIR: each regular file of FILES into DIR, 0755 if executable, else 0644.
+install_tree = for f in $(1); do [ -f "$$f" ] || continue; \
+	install -d $(DESTDIR)$(2); \
+	if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+	install -m $$m "$$f" $(DESTDIR)$(2)/; done
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/lxcfs
-	install -m 0755 $(BUILD)/lxcfs $(DESTDIR)$(PREFIX)/bin/lxcfs
-	install -m 0755 $(BUILD)/lxcfs-ctl $(DESTDIR)$(PREFIX)/bin/lxcfs-ctl
-	install -m 0755 $(BUILD)/lxcfs-worker $(DESTDIR)$(PREFIX)/libexec/lxcfs/lxcfs-worker
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPLDIR)
+	install -m 0755 $(BUILD)/lxcfs $(DESTDIR)$(BINDIR)/lxcfs
+	install -m 0755 $(BUILD)/lxcfs-ctl $(DESTDIR)$(BINDIR)/lxcfs-ctl
+	install -m 0755 $(BUILD)/lxcfs-worker $(DESTDIR)$(LIBEXECDIR)/lxcfs-worker
+	sed -e 's|@bindir@|$(BINDIR)|g' -e 's|@mountpoint@|$(MOUNTPOINT)|g' \
+		dist/systemd/lxcfs.service.in >$(DESTDIR)$(UNITDIR)/lxcfs.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/lxcfs.service
+	install -m 0644 man/lxcfs.1 $(DESTDIR)$(MANDIR)/man1/lxcfs.1
+	install -m 0644 man/lxcfs-ctl.8 $(DESTDIR)$(MANDIR)/man8/lxcfs-ctl.8
+	install -m 0644 dist/bash-completion/lxcfs-ctl $(DESTDIR)$(COMPLDIR)/lxcfs-ctl
+	@$(call install_tree,$(HOOK_FILES),$(HOOKDIR))
+	@$(call install_tree,$(LXCCONF_FILES),$(LXCCONFDIR))
+
+# The files install put there, then the folders it made, once empty: lxcfs'
+# own (libexec/lxcfs, share/lxcfs) always; shared ones (bin, share/man/man8,
+# ...) only under a DESTDIR, a staging tree that install filled from empty,
+# up to DESTDIR itself. On a live system they may have been there before.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@for d in $(LIBEXECDIR) $(HOOKDIR); do \
+		[ ! -d $(DESTDIR)$$d ] || rmdir --ignore-fail-on-non-empty $(DESTDIR)$$d; done
+	@dest='$(DESTDIR)'; dest=$${dest%/}; [ -n "$$dest" ] || exit 0; \
+	for d in $(sort $(dir $(INSTALLED))); do \
+		d=$$dest$${d%/}; \
+		while [ $${#d} -gt $${#dest} ]; do \
+			[ ! -d "$$d" ] || rmdir "$$d" 2>/dev/null || break; d=$${d%/*}; done; \
+	done
 
 clean:
 	rm -rf build build-asan build-fuzz
