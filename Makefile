@@ -179,10 +179,12 @@ MANDIR      = $(PREFIX)/share/man
 COMPLDIR    = $(PREFIX)/share/bash-completion/completions
 HOOKDIR     = $(PREFIX)/share/lxcfs
 LXCCONFDIR  = $(PREFIX)/share/lxc/config/common.conf.d
-# The LXC hooks and the configuration that enables them: whatever the tree
-# holds in these folders (an executable file stays executable).
-HOOK_FILES    = $(wildcard share/lxcfs/*)
-LXCCONF_FILES = $(wildcard share/lxc/config/common.conf.d/*)
+# The LXC hooks and the configuration that enables them: whatever files the
+# tree holds in these folders (an executable file stays executable; a folder
+# in them is not installed).
+files_in = $(foreach f,$(wildcard $(1)/*),$(if $(wildcard $(f)/.),,$(f)))
+HOOK_FILES    = $(call files_in,share/lxcfs)
+LXCCONF_FILES = $(call files_in,share/lxc/config/common.conf.d)
 
 INSTALLED = $(BINDIR)/lxcfs $(BINDIR)/lxcfs-ctl $(LIBEXECDIR)/lxcfs-worker \
 	$(UNITDIR)/lxcfs.service $(MANDIR)/man1/lxcfs.1 $(MANDIR)/man8/lxcfs-ctl.8 \
