@@ -65,7 +65,7 @@ struct attach_msg {
 
 struct attach_ct {
 	pid_t pid;
-	char cgroup[256];
+	char cgroup[4096];
 	int outcome[LX_FILE_COUNT];
 	int err[LX_FILE_COUNT];
 	char call[LX_FILE_COUNT][16];
