@@ -45,7 +45,7 @@ static void usage(FILE *f)
 	    "Commands (COMMAND --help for each):\n"
 	    "  status          the master, the mount and each worker\n"
 	    "  workers         each worker: pid, state, requests, restarts, version\n"
-	    "  stats [--prometheus]  per file requests and latency; cache figures\n"
+	    "  stats [--prometheus]            per file requests and latency; cache figures\n"
 	    "  snapshot [--table NAME] [--cgroup PATH] [--limit N]\n"
 	    "                  the cached entries, containers' first\n"
 	    "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
