@@ -50,10 +50,13 @@
 #   PYTHON            python3 to use (default /usr/bin/python3)
 #
 # Everything a test creates is written down in $TEST_TMP/state as it is created
-# (pids with their start times, cgroups, mounts), and removed on every path: the
-# EXIT/INT/TERM traps here, or reap_test_dir run by the runner when the test had
-# to be killed. Cgroups are only made below the test's own cgroup; processes are
-# only ended by pid, and only ones the test started (or put in its own cgroups).
+# (pids with their start times, cgroups, mounts, paths outside $TEST_TMP), and
+# removed on every path: the EXIT/INT/TERM traps here, or reap_test_dir run by
+# the runner when the test had to be killed. Cgroups are only made below the
+# test's own cgroup; processes are only ended by pid, and only ones the test
+# started (or put in its own cgroups, or in cgroups a runtime made below them).
+# Whatever is still mounted below $TEST_TMP at the end is the test's too (a
+# runtime's own mounts: dockerd's data root) and is unmounted.
 
 set -u
 
@@ -179,6 +182,20 @@ cg_kill_all()
 	done
 }
 
+# cg_kill_tree CG: cg_kill_all for CG and then every cgroup below it: a
+# runtime the test started (LXC, dockerd) makes cgroups of its own below ours.
+# Each reached by a path relative to its parent, as in cg_rmtree.
+cg_kill_tree()
+{
+	(
+		cd "$1" 2>/dev/null || exit 0
+		shopt -s dotglob # LXC's inner cgroup is ".lxc"
+		cg_kill_all .
+		for c in */; do [ -d "$c" ] && cg_kill_tree "${c%/}"; done
+		exit 0
+	)
+}
+
 # cg_rmtree DIR: remove cgroup DIR and every cgroup below it, deepest first,
 # each reached by a path relative to its parent: the absolute paths of a deep
 # tree can be longer than PATH_MAX.
@@ -186,6 +203,7 @@ cg_rmtree()
 {
 	(
 		cd "$1" 2>/dev/null || exit 0
+		shopt -s dotglob
 		for c in */; do [ -d "$c" ] && cg_rmtree "${c%/}"; done
 		exit 0
 	)
@@ -195,7 +213,7 @@ cg_rmtree()
 # Used by the test's own traps and by the runner after a test it had to kill.
 reap_test_dir()
 {
-	local dir=$1 st=$1/state pid start role cg mnt p i
+	local dir=$1 st=$1/state pid start role cg mnt p i base rel d
 	local -a cglist=()
 	[ -d "$st" ] || return 0
 	# Helpers and containers first (killing a pid-namespace init kills the namespace).
@@ -213,7 +231,7 @@ reap_test_dir()
 			# Only ever cgroups this library made (a guard against a bad state file).
 			case $cg in */lxcfs-test.*) ;; *) continue ;; esac
 			[ -d "$cg" ] || continue
-			cg_kill_all "$cg"
+			cg_kill_tree "$cg"
 		done
 	fi
 	# Then the daemon: SIGTERM so it unmounts, SIGKILL if it does not go.
@@ -239,6 +257,23 @@ reap_test_dir()
 			fi
 		done <"$st/mounts"
 		: >"$st/mounts"
+	fi
+	# Then whatever a runtime mounted below the folder itself, deepest first.
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r mnt; do
+			umount -l "$mnt" 2>/dev/null || echo "reap: cannot unmount $mnt" >&2
+		done
+	# Paths made for the test outside its folder, "BASE REL" (such as LXC's
+	# lock folder for the test's lxcpath, /run/lxc/lock + the lxcpath): BASE/REL
+	# removed, then its parents below BASE while they are empty.
+	if [ -f "$st/paths" ]; then
+		while read -r base rel; do
+			case $rel in */lxcfs-test.*) ;; *) continue ;; esac
+			rm -rf -- "$base$rel"
+			d=$(dirname "$base$rel")
+			while [ "${#d}" -gt "${#base}" ] && rmdir "$d" 2>/dev/null; do d=$(dirname "$d"); done
+		done <"$st/paths"
+		: >"$st/paths"
 	fi
 	if [ ${#cglist[@]} -gt 0 ]; then
 		for ((i = ${#cglist[@]} - 1; i >= 0; i--)); do
