@@ -21,7 +21,7 @@ CC ?= gcc
 BUILD_PKGS := gcc make pkg-config libfuse3-dev libjemalloc-dev fuse3
 FUZZ_PKGS  := $(BUILD_PKGS) clang python3
 TEST_PKGS  := $(BUILD_PKGS) procps python3 util-linux psmisc lxcfs busybox-static \
-              python3-prometheus-client man-db systemd
+              python3-prometheus-client man-db systemd lxc
 
 BUILD_ID := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -211,7 +211,10 @@ install: all
 	install -m 0644 man/lxcfs-ctl.8 $(DESTDIR)$(MANDIR)/man8/lxcfs-ctl.8
 	install -m 0644 dist/bash-completion/lxcfs-ctl $(DESTDIR)$(COMPLDIR)/lxcfs-ctl
 	@$(call install_tree,$(HOOK_FILES),$(HOOKDIR))
-	@$(call install_tree,$(LXCCONF_FILES),$(LXCCONFDIR))
+	@# The configuration names the hooks where this install puts them.
+	@for f in $(LXCCONF_FILES); do install -d $(DESTDIR)$(LXCCONFDIR); \
+		sed 's|/usr/share/lxcfs/|$(HOOKDIR)/|' "$$f" >$(DESTDIR)$(LXCCONFDIR)/$${f##*/}; \
+		chmod 0644 $(DESTDIR)$(LXCCONFDIR)/$${f##*/}; done
 
 # The files install put there, then the folders it made, once empty: lxcfs'
 # own (libexec/lxcfs, share/lxcfs) always; shared ones (bin, share/man/man8,
