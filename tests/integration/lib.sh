@@ -50,13 +50,14 @@
 #   PYTHON            python3 to use (default /usr/bin/python3)
 #
 # Everything a test creates is written down in $TEST_TMP/state as it is created
-# (pids with their start times, cgroups, mounts, paths outside $TEST_TMP), and
-# removed on every path: the EXIT/INT/TERM traps here, or reap_test_dir run by
-# the runner when the test had to be killed. Cgroups are only made below the
-# test's own cgroup; processes are only ended by pid, and only ones the test
-# started (or put in its own cgroups, or in cgroups a runtime made below them).
-# Whatever is still mounted below $TEST_TMP at the end is the test's too (a
-# runtime's own mounts: dockerd's data root) and is unmounted.
+# (pids with their start times, cgroups, mounts, paths and folders outside
+# $TEST_TMP), and removed on every path: the EXIT/INT/TERM traps here, or
+# reap_test_dir run by the runner when the test had to be killed. Cgroups are
+# only made below the test's own cgroup; processes are only ended by pid, and
+# only ones the test started (or put in its own cgroups, or in cgroups a
+# runtime made below them). Whatever is still mounted below $TEST_TMP at the
+# end is the test's too (a runtime's own mounts: dockerd's data root) and is
+# unmounted.
 
 set -u
 
@@ -274,6 +275,12 @@ reap_test_dir()
 			while [ "${#d}" -gt "${#base}" ] && rmdir "$d" 2>/dev/null; do d=$(dirname "$d"); done
 		done <"$st/paths"
 		: >"$st/paths"
+	fi
+	# Folders a runtime made outside it only because the test ran it first
+	# (dockerd's /run/docker): removed while empty, deepest first.
+	if [ -f "$st/dirs" ]; then
+		sort -r "$st/dirs" | while read -r d; do rmdir "$d" 2>/dev/null; done
+		: >"$st/dirs"
 	fi
 	if [ ${#cglist[@]} -gt 0 ]; then
 		for ((i = ${#cglist[@]} - 1; i >= 0; i--)); do

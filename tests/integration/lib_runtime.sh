@@ -12,6 +12,7 @@
 #                             RT_UNIFIED_PATH: the unified base's path from
 #                             the root of its hierarchy ("" when none)
 #   in_runtime_cgroups CMD... run CMD from those cgroups
+#   runtime_exec CMD...       this shell joins them and becomes CMD
 #   runtime_cgroups_below     the cgroup folders left below them
 #   rmdir_runtime_cgroups NAME  remove the empty cgroups named NAME below them
 #
@@ -84,12 +85,18 @@ runtime_cgroups()
 in_runtime_cgroups()
 {
 	runtime_cgroups
-	(
-		for cg in "${RT_CGROUPS[@]}"; do
-			echo "$BASHPID" >"$cg/cgroup.procs" || exit 97
-		done
-		exec "$@"
-	)
+	(runtime_exec "$@")
+}
+
+# runtime_exec CMD...: this shell joins the runtime cgroups and becomes CMD.
+# For a daemon, after runtime_cgroups: `runtime_exec CMD &` ($! is CMD).
+runtime_exec()
+{
+	local cg
+	for cg in "${RT_CGROUPS[@]}"; do
+		echo "$BASHPID" >"$cg/cgroup.procs" || exit 97
+	done
+	exec "$@"
 }
 
 runtime_cgroups_below()
