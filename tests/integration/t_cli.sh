@@ -11,6 +11,7 @@
 # A daemon killed with its standby and its workers (kill -9, all of them)
 # leaves a mount nobody serves (ENOTCONN): a new lxcfs started on it detaches
 # it and serves, with one mount at the mount point.
+# run_all: once
 . "$(dirname "$0")/lib.sh"
 
 [ "$LXCFS_IMPL" = upstream ] && skip "checks this lxcfs' own command line and processes"

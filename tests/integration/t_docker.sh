@@ -22,6 +22,7 @@
 # of its own), or when dockerd or a first container cannot run here. On a
 # cgroup v2 host it is skipped too: there dockerd would need a delegated
 # subtree of its own, which this harness does not set up.
+# run_all: once
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_runtime.sh"
 

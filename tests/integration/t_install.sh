@@ -21,6 +21,7 @@
 #     service needs; its ExecStopPost is quiet with nothing mounted and
 #     detaches a mount left by an lxcfs killed whole;
 #   - make uninstall leaves DESTDIR empty.
+# run_all: once
 . "$(dirname "$0")/lib.sh"
 
 [ "$LXCFS_IMPL" = upstream ] && skip "installs this lxcfs"

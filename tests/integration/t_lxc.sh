@@ -25,6 +25,7 @@
 # LXC leaves an empty lxc.pivot cgroup after each stop: removed. The container
 # is destroyed and its lock folder under /run/lxc removed on every path (the
 # cgroups and paths are in the test's state, see lib.sh).
+# run_all: once
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_runtime.sh"
 

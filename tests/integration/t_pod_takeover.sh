@@ -15,6 +15,7 @@
 #   3. pod 1 deleted (SIGTERM): it exits, the mount stays, same mount id;
 #   4. pod 2 deleted: its lxcfs unmounts.
 # No read of the reader fails.
+# run_all: once
 . "$(dirname "$0")/lib.sh"
 
 [ "$LXCFS_IMPL" = upstream ] && skip "upstream lxcfs cannot be taken over"

@@ -13,6 +13,7 @@
 # the cache and shared memory figures are there. With no daemon it exits 3
 # and still prints, parseably, lxcfs_up 0. --prometheus with --json, or on
 # another command, is a usage error.
+# run_all: once
 . "$(dirname "$0")/lib.sh"
 
 [ "$LXCFS_IMPL" = upstream ] && skip "upstream lxcfs has no control socket"
