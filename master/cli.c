@@ -67,7 +67,9 @@ static void usage(FILE *f)
 	        "  -s                        accepted; there is no multithreaded loop to disable\n"
 	        "  -p, --pidfile FILE        pidfile, locked (default RUNTIME_DIR/lxcfs.pid)\n"
 	        "      --runtime-dir DIR     pidfile and control socket location (default /run)\n"
-	        "  -o OPTS                   extra FUSE mount options\n"
+	        "  -o OPTS                   extra FUSE mount options (repeatable); upstream's\n"
+	        "                            allow_other, nonempty, direct_io, entry_timeout=N\n"
+	        "                            and attr_timeout=N are accepted and dropped\n"
 	        "      --workers N           worker processes (default: CPUs, at least 2)\n"
 	        "      --cache-ttl-ms MS     cgroup value freshness bound (default 100)\n"
 	        "      --worker-binary PATH  lxcfs-worker to run (default: beside lxcfs)\n"
@@ -119,6 +121,58 @@ static int num_arg(const char *name, const char *arg, unsigned long min, unsigne
 		return -EINVAL;
 	}
 	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * Mount options upstream's command lines carry that mean nothing here, or
+ * that we always do: every reader is let in (allow_other), libfuse 3 mounts
+ * on a non-empty folder anyway (nonempty), every file is opened with direct
+ * I/O (direct_io), and the timeouts are ours (entry_timeout, attr_timeout).
+ * Upstream drops them too; libfuse 3 would refuse all but the first, and a
+ * drop-in must start from the command line an init script already has.
+ */
+static bool fuse_opt_dropped(const char *tok, size_t len)
+{
+	static const char *const flags[] = {"allow_other", "nonempty", "direct_io"};
+	static const char *const valued[] = {"entry_timeout=", "attr_timeout="};
+
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		if (strlen(flags[i]) == len && memcmp(tok, flags[i], len) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(valued) / sizeof(valued[0]); i++)
+		if (len >= strlen(valued[i]) && memcmp(tok, valued[i], strlen(valued[i])) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Add the options of one -o (comma-separated, "\," escapes a comma as in
+ * libfuse) to those passed on to the mount, less the dropped ones. Returns
+ * -E2BIG when they do not fit.
+ */
+static int fuse_opts_add(struct cli *c, const char *arg)
+{
+	size_t used = strlen(c->fuse_opts_buf);
+
+	for (const char *tok = arg, *end; *tok; tok = *end ? end + 1 : end) {
+		size_t len;
+
+		for (end = tok; *end && *end != ','; end++)
+			if (end[0] == '\\' && end[1])
+				end++;
+		len = (size_t)(end - tok);
+		if (len == 0 || fuse_opt_dropped(tok, len))
+			continue;
+		if (used + len + 2 > sizeof(c->fuse_opts_buf))
+			return -E2BIG;
+		if (used)
+			c->fuse_opts_buf[used++] = ',';
+		memcpy(c->fuse_opts_buf + used, tok, len);
+		used += len;
+		c->fuse_opts_buf[used] = '\0';
+	}
+	c->fuse_opts = used ? c->fuse_opts_buf : NULL;
 	return 0;
 }
 
@@ -220,7 +274,11 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			c->pidfile = optarg;
 			break;
 		case 'o':
-			c->fuse_opts = optarg;
+			if (fuse_opts_add(c, optarg) < 0) {
+				fprintf(stderr, "lxcfs: -o: more mount options than fit in %zu bytes\n",
+				        sizeof(c->fuse_opts_buf) - 1);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);

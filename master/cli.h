@@ -23,7 +23,7 @@ struct cli {
 	bool standby;              /* --standby: the serving master's standby (standby.h) */
 	const char *pidfile;       /* default <runtime-dir>/lxcfs.pid */
 	const char *runtime_dir;   /* default /run */
-	const char *fuse_opts;     /* -o, appended to ours */
+	const char *fuse_opts;     /* every -o, less the dropped ones; NULL: none */
 	const char *worker_binary; /* default: beside our own binary */
 	int workers;               /* default: CPUs, at least 2 */
 	uint32_t cache_ttl_ms;
@@ -37,6 +37,7 @@ struct cli {
 	enum log_target log;  /* --log, or log_target_default() */
 	char pidfile_buf[PATH_MAX];
 	char worker_buf[PATH_MAX];
+	char fuse_opts_buf[4096];
 };
 
 /* Parse argv. Returns 0 to run, 1 when -h/-v was answered, 2 on a usage error. */

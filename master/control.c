@@ -286,9 +286,27 @@ static void cmd_status(struct master *m, struct conn *c)
 	out_add(c, "END\n");
 }
 
+/* The workers' snapshot counters, added up: hits, misses, stale, refreshes, evictions, waits, live, cgroupfs reads. */
+static void cache_sums(struct master *m, uint64_t sum[8])
+{
+	memset(sum, 0, 8 * sizeof(sum[0]));
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct snap_counters *k = &m->shm.workers[i].snap;
+
+		sum[0] += atomic_load(&k->hits);
+		sum[1] += atomic_load(&k->misses);
+		sum[2] += atomic_load(&k->stale);
+		sum[3] += atomic_load(&k->refreshes);
+		sum[4] += atomic_load(&k->evictions);
+		sum[5] += atomic_load(&k->waits);
+		sum[6] += atomic_load(&k->live);
+		sum[7] += atomic_load(&k->cgfs_reads);
+	}
+}
+
 static void cmd_stats(struct master *m, struct conn *c)
 {
-	uint64_t sum[8] = {0};
+	uint64_t sum[8];
 	char path[128];
 
 	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
@@ -304,18 +322,7 @@ static void cmd_stats(struct master *m, struct conn *c)
 		        (unsigned long long)s->by_master, stats_quantile_us(s, 0.5),
 		        stats_quantile_us(s, 0.99));
 	}
-	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
-		struct snap_counters *k = &m->shm.workers[i].snap;
-
-		sum[0] += atomic_load(&k->hits);
-		sum[1] += atomic_load(&k->misses);
-		sum[2] += atomic_load(&k->stale);
-		sum[3] += atomic_load(&k->refreshes);
-		sum[4] += atomic_load(&k->evictions);
-		sum[5] += atomic_load(&k->waits);
-		sum[6] += atomic_load(&k->live);
-		sum[7] += atomic_load(&k->cgfs_reads);
-	}
+	cache_sums(m, sum);
 	out_add(c,
 	        "worker_exits deaths=%llu crashes=%llu hangs=%llu start_failures=%llu "
 	        "planned=%llu redispatched=%llu\n",
@@ -334,6 +341,92 @@ static void cmd_stats(struct master *m, struct conn *c)
 		out_add(c, "table name=%s entries=%u capacity=%u\n", snap_table_name((enum snap_table_id)t),
 		        snap_count(&m->shm, (enum snap_table_id)t),
 		        m->shm.tables[t].nbuckets * SNAP_WAYS);
+	out_add(c, "END\n");
+}
+
+/*
+ * metrics: every figure lxcfs-ctl stats --prometheus exposes, in one reply so
+ * that they are of one moment. Not a command for people (stats is): each file
+ * carries its whole latency histogram, the counts of every bucket in order,
+ * and a "buckets" record says where each bucket ends, so that the client
+ * needs no knowledge of the master's bucket layout.
+ *
+ *   master pid= version= start_time_s= uptime_s= workers= served_by_master=
+ *          fallbacks= redispatched= log_dropped= chunks_in_use= chunks_total=
+ *          handles_in_use= handles_total= shm_bytes= virtualization=
+ *   worker_exits crashes= hangs= start_failures= planned=
+ *   cache hits= misses= stale= refreshes= evictions= waits= live= cgroupfs_reads= ttl_ms=
+ *   table name= entries= capacity=                          one per table
+ *   worker id= pid= state= served= errors= inflight= restarts=  one per slot in use
+ *   buckets le_us=U0,U1,...   where each bucket but the last ends (µs)
+ *   file name= requests= errors= from_master= sum_ns= hist=C0,C1,...  one per file
+ */
+static void cmd_metrics(struct master *m, struct conn *c)
+{
+	struct pool *p = m->pool;
+	uint64_t sum[8];
+	char ver[256], path[128];
+
+	ctl_escape(LXCFS_VERSION " " LXCFS_BUILD_ID, ver, sizeof(ver));
+	out_add(c, "%s OK\n", CTL_PROTO_REPLY);
+	out_add(c,
+	        "master pid=%ld version=%s start_time_s=%llu uptime_s=%llu workers=%d "
+	        "served_by_master=%llu fallbacks=%llu redispatched=%llu log_dropped=%llu "
+	        "chunks_in_use=%u chunks_total=%u handles_in_use=%u handles_total=%u "
+	        "shm_bytes=%zu virtualization=%d\n",
+	        (long)getpid(), ver, (unsigned long long)(m->start_ns / 1000000000ULL),
+	        (unsigned long long)((now_ns() - m->start_mono_ns) / 1000000000ULL), p->target,
+	        (unsigned long long)m->served_by_master, (unsigned long long)m->fallbacks,
+	        (unsigned long long)p->redispatched, (unsigned long long)log_dropped(),
+	        atomic_load(&m->shm.hdr->chunks_in_use), m->shm.nchunks,
+	        m->shm.nhandles - handle_nfree_count(&m->shm), m->shm.nhandles, m->shm.size,
+	        !atomic_load(&m->shm.hdr->config.virt_off));
+	out_add(c, "worker_exits crashes=%llu hangs=%llu start_failures=%llu planned=%llu\n",
+	        (unsigned long long)p->crashes, (unsigned long long)p->hangs,
+	        (unsigned long long)p->start_failures, (unsigned long long)p->planned_exits);
+	cache_sums(m, sum);
+	out_add(c,
+	        "cache hits=%llu misses=%llu stale=%llu refreshes=%llu evictions=%llu "
+	        "waits=%llu live=%llu cgroupfs_reads=%llu ttl_ms=%u\n",
+	        (unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2],
+	        (unsigned long long)sum[3], (unsigned long long)sum[4], (unsigned long long)sum[5],
+	        (unsigned long long)sum[6], (unsigned long long)sum[7],
+	        m->shm.hdr->config.cache_ttl_ms);
+	for (int t = 0; t < SNAP_NTABLES; t++)
+		out_add(c, "table name=%s entries=%u capacity=%u\n",
+		        snap_table_name((enum snap_table_id)t),
+		        snap_count(&m->shm, (enum snap_table_id)t),
+		        m->shm.tables[t].nbuckets * SNAP_WAYS);
+	for (int i = 0; i < SHM_MAX_WORKERS; i++) {
+		struct worker *w = &p->w[i];
+		struct shm_worker *sw = &m->shm.workers[i];
+
+		if (w->st == W_DEAD && !w->in_target)
+			continue;
+		out_add(c,
+		        "worker id=%d pid=%d state=%s served=%llu errors=%llu inflight=%u "
+		        "restarts=%llu\n",
+		        i, w->st == W_DEAD ? 0 : w->pid, worker_state(w->st),
+		        (unsigned long long)atomic_load(&sw->served),
+		        (unsigned long long)atomic_load(&sw->errors), w->ninflight,
+		        (unsigned long long)w->restarts);
+	}
+	out_add(c, "buckets le_us=");
+	for (unsigned b = 0; b + 1 < STATS_BUCKETS; b++)
+		out_add(c, "%s%llu", b ? "," : "", (unsigned long long)stats_bucket_upper_us(b));
+	out_add(c, "\n");
+	for (unsigned f = 1; f < LX_FILE_COUNT; f++) {
+		const struct file_stats *s = stats_of(f);
+
+		if (!tree_file_path((enum lx_file)f, path, sizeof(path)))
+			continue;
+		out_add(c, "file name=%s requests=%llu errors=%llu from_master=%llu sum_ns=%llu hist=",
+		        path, (unsigned long long)s->reqs, (unsigned long long)s->errors,
+		        (unsigned long long)s->by_master, (unsigned long long)s->sum_ns);
+		for (unsigned b = 0; b < STATS_BUCKETS; b++)
+			out_add(c, "%s%llu", b ? "," : "", (unsigned long long)s->hist[b]);
+		out_add(c, "\n");
+	}
 	out_add(c, "END\n");
 }
 
@@ -793,6 +886,8 @@ static void handle_request(struct master *m, struct conn *c)
 		cmd_status(m, c);
 	else if (cmd && strcmp(cmd, "stats") == 0)
 		cmd_stats(m, c);
+	else if (cmd && strcmp(cmd, "metrics") == 0)
+		cmd_metrics(m, c);
 	else if (cmd && strcmp(cmd, "snapshot") == 0)
 		cmd_snapshot(m, c, rest);
 	else if (cmd && strcmp(cmd, "workers") == 0)

@@ -82,3 +82,32 @@ char *ctl_request(const char *path, const char *cmd)
 	close(fd);
 	return reply;
 }
+
+void record_parse(char *line, struct record *r, char **room)
+{
+	char *save = NULL, *tok;
+
+	r->n = 0;
+	r->key = room;
+	r->val = room + RECORD_FIELDS;
+	r->kind = strtok_r(line, " ", &save);
+	while ((tok = strtok_r(NULL, " ", &save)) && r->n < RECORD_FIELDS) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		ctl_unescape(eq + 1);
+		r->key[r->n] = tok;
+		r->val[r->n] = eq + 1;
+		r->n++;
+	}
+}
+
+const char *record_get(const struct record *r, const char *key)
+{
+	for (int i = 0; i < r->n; i++)
+		if (strcmp(r->key[i], key) == 0)
+			return r->val[i];
+	return NULL;
+}

@@ -4,7 +4,7 @@
  *   lxcfs-ctl [--runtime-dir DIR | --socket PATH] [--json] COMMAND [ARGS]
  *   lxcfs-ctl --version
  *
- * Commands: status, workers, stats, snapshot, upgrade, restart-worker, scale.
+ * Commands: status, workers, stats, snapshot, upgrade, restart-worker, scale, attach.
  * Exit codes: 0 done, 1 the daemon refused or the operation stopped, 2 usage,
  * 3 no daemon answers, 4 the socket does not speak lxcfs's protocol.
  */
@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "master/control.h"
+#include "master/ctl_attach.h"
 #include "master/ctl_client.h"
+#include "master/ctl_prometheus.h"
 #include "master/ctl_takeover.h"
 #include "shm/snap.h"
 
@@ -43,12 +45,13 @@ static void usage(FILE *f)
 	    "Commands (COMMAND --help for each):\n"
 	    "  status          the master, the mount and each worker\n"
 	    "  workers         each worker: pid, state, requests, restarts, version\n"
-	    "  stats           per file requests and latency; cache figures\n"
+	    "  stats [--prometheus]            per file requests and latency; cache figures\n"
 	    "  snapshot [--table NAME] [--cgroup PATH] [--limit N]\n"
 	    "                  the cached entries, containers' first\n"
 	    "  upgrade [--worker-binary PATH]  rolling replacement of every worker\n"
 	    "  restart-worker ID               replace one worker\n"
 	    "  scale N                         run N workers\n"
+	    "  attach PID | --all              bind the served files into running containers\n"
 	    "\n"
 	    "Options:\n"
 	    "  --runtime-dir DIR  where lxcfs was told to keep its runtime files (default /run)\n"
@@ -57,37 +60,6 @@ static void usage(FILE *f)
 	    "                     COMMAND)\n"
 	    "  -v, --version      version and build id of this lxcfs-ctl\n"
 	    "  -h, --help         this text\n");
-}
-
-#define RECORD_FIELDS 48 /* a record with more is cut (the master record has 24) */
-
-/* A record line split into kind and key=value pairs, in place. */
-struct record {
-	char *kind;
-	char **key, **val; /* n of each */
-	int n;
-};
-
-/* Split line; the pointers go to room (2 * RECORD_FIELDS of them). */
-static void record_parse(char *line, struct record *r, char **room)
-{
-	char *save = NULL, *tok;
-
-	r->n = 0;
-	r->key = room;
-	r->val = room + RECORD_FIELDS;
-	r->kind = strtok_r(line, " ", &save);
-	while ((tok = strtok_r(NULL, " ", &save)) && r->n < RECORD_FIELDS) {
-		char *eq = strchr(tok, '=');
-
-		if (!eq)
-			continue;
-		*eq = '\0';
-		ctl_unescape(eq + 1);
-		r->key[r->n] = tok;
-		r->val[r->n] = eq + 1;
-		r->n++;
-	}
 }
 
 static bool is_number(const char *s)
@@ -262,9 +234,15 @@ static const struct command commands[] = {
      0, 0, false},
     {"workers", "", "each worker: pid, state, CPU, requests, restarts, last exit, version", 0, 0,
      false},
-    {"stats", "",
+    {"stats", "[--prometheus]",
      "per file: requests, errors, p50/p99 latency; cache hits, misses,\n"
-     "refreshes, evictions, cgroupfs reads; snapshot table sizes",
+     "refreshes, evictions, cgroupfs reads; snapshot table sizes.\n"
+     "\n"
+     "  --prometheus   the Prometheus text format instead (for a node-exporter\n"
+     "                 textfile collector): requests, errors and a latency\n"
+     "                 histogram per file, each worker, how workers ended, the\n"
+     "                 cache, shared memory use; lxcfs_up 0 (and exit 3) when no\n"
+     "                 daemon answers",
      0, 0, false},
     {"snapshot", "[--table NAME]... [--cgroup PATH] [--limit N]",
      "the cached entries: table, key, time since last use, age, size. Entries\n"
@@ -288,6 +266,24 @@ static const struct command commands[] = {
      "                 command line, and wait until it serves (lxcfs(1))",
      0, 1, true},
     {"restart-worker", "ID", "replace worker ID with a fresh one", 1, 1, true},
+    {"attach", "[--mount DIR] [--dry-run] PID | --all [--cgroup PATH]",
+     "bind the served files (proc/..., sys/devices/system/cpu/online) over\n"
+     "the same files in the mount namespace of the container of process PID,\n"
+     "for a container started before lxcfs or whose binds went stale when an\n"
+     "lxcfs was killed whole. Files the container lacks are skipped; a file\n"
+     "bound to this mount already is left as it is; a stale bind (Transport\n"
+     "endpoint is not connected) is detached and bound again. A process of\n"
+     "our own mount namespace is refused. One line per container: bound,\n"
+     "rebound (over a stale bind), already, missing, not_served, failed.\n"
+     "\n"
+     "  --all          every container: each process that is pid 1 of a pid\n"
+     "                 namespace other than ours, once per mount namespace\n"
+     "  --cgroup PATH  with --all: only containers whose init has a cgroup\n"
+     "                 at or below PATH (as in /proc/PID/cgroup)\n"
+     "  --dry-run      say what would be done, change nothing\n"
+     "  --mount DIR    the lxcfs mount point (default: the one the daemon\n"
+     "                 serves, asked on the control socket)",
+     0, 1, false},
     {"scale", "N", "run N workers", 1, 1, true},
 };
 
@@ -401,6 +397,54 @@ out:
 	return rc;
 }
 
+/* lxcfs-ctl attach: its arguments checked, the mount found, then ctl_attach.c. */
+static int attach(const struct command *cmd, int nargs, char **args, bool all, const char *cgroup,
+                  bool dry_run, const char *mount, bool json, const char *socket_path)
+{
+	struct attach_opts o = {.cgroup = cgroup, .dry_run = dry_run, .json = json};
+	char mnt[4096], *end;
+	long pid = 0;
+	int rc;
+
+	if (all ? nargs != 0 : nargs != 1 || cgroup) {
+		command_usage(stderr, cmd);
+		return 2;
+	}
+	if (!all) {
+		errno = 0;
+		pid = strtol(args[0], &end, 10);
+		if (errno || *end || end == args[0] || pid <= 0 || pid > INT32_MAX) {
+			fprintf(stderr, "lxcfs-ctl: attach: '%s' is not a process id\n", args[0]);
+			return 2;
+		}
+	}
+	if (cgroup && cgroup[0] != '/') {
+		fprintf(stderr, "lxcfs-ctl: attach: --cgroup takes an absolute cgroup path, as in "
+		                "/proc/PID/cgroup\n");
+		return 2;
+	}
+	if (mount) {
+		if (!realpath(mount, mnt)) {
+			fprintf(stderr, "lxcfs-ctl: attach: %s: %s\n", mount, strerror(errno));
+			return 2;
+		}
+	} else {
+		rc = ctl_daemon_mount(socket_path, mnt, sizeof(mnt));
+		if (rc == -ENOENT) {
+			fprintf(stderr, "lxcfs-ctl: no lxcfs answers on %s (or give --mount DIR)\n",
+			        socket_path);
+			return EXIT_NO_DAEMON;
+		}
+		if (rc < 0) {
+			fprintf(stderr, "lxcfs-ctl: %s did not say which mount it serves\n",
+			        socket_path);
+			return EXIT_PROTOCOL;
+		}
+	}
+	o.mount = mnt;
+	return all ? ctl_attach_all(&o) : ctl_attach_pid((pid_t)pid, &o);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -418,13 +462,17 @@ int main(int argc, char **argv)
 	    {"table", required_argument, NULL, 't'},
 	    {"cgroup", required_argument, NULL, 'c'},
 	    {"limit", required_argument, NULL, 'l'},
+	    {"prometheus", no_argument, NULL, 'P'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"mount", required_argument, NULL, 'm'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *runtime_dir = "/run", *socket_path = NULL, *binary = NULL;
 	const char *cgroup = NULL, *limit = NULL, *master_binary = NULL;
-	bool all = false;
+	bool all = false, prometheus = false, dry_run = false;
+	const char *mount = NULL;
 	char path[4096], req[4096 * 3 + 1024], tables[512] = "", *reply, *nl;
 	const struct command *cmd = NULL;
 	bool json = false;
@@ -473,8 +521,25 @@ int main(int argc, char **argv)
 	optind = 0; /* 0, not 1: glibc then starts afresh, permuting "scale 3 --json" too */
 	while ((opt = getopt_long(argc, argv, "h", cmdopts, NULL)) != -1) {
 		switch (opt) {
-		case 'w':
 		case 'a':
+			if (strcmp(cmd->name, "upgrade") != 0 && strcmp(cmd->name, "attach") != 0) {
+				command_usage(stderr, cmd);
+				return 2;
+			}
+			all = true;
+			break;
+		case 'n':
+		case 'm':
+			if (strcmp(cmd->name, "attach") != 0) {
+				command_usage(stderr, cmd);
+				return 2;
+			}
+			if (opt == 'n')
+				dry_run = true;
+			else
+				mount = optarg;
+			break;
+		case 'w':
 		case 'b':
 			if (strcmp(cmd->name, "upgrade") != 0) {
 				command_usage(stderr, cmd);
@@ -482,15 +547,14 @@ int main(int argc, char **argv)
 			}
 			if (opt == 'w')
 				binary = optarg;
-			else if (opt == 'a')
-				all = true;
 			else
 				master_binary = optarg;
 			break;
 		case 't':
 		case 'c':
 		case 'l':
-			if (strcmp(cmd->name, "snapshot") != 0) {
+			if (strcmp(cmd->name, "snapshot") != 0 &&
+			    !(opt == 'c' && strcmp(cmd->name, "attach") == 0)) {
 				command_usage(stderr, cmd);
 				return 2;
 			}
@@ -500,6 +564,13 @@ int main(int argc, char **argv)
 				cgroup = optarg;
 			if (opt == 'l')
 				limit = optarg;
+			break;
+		case 'P':
+			if (strcmp(cmd->name, "stats") != 0) {
+				command_usage(stderr, cmd);
+				return 2;
+			}
+			prometheus = true;
 			break;
 		case 'j':
 			/* "lxcfs-ctl snapshot --json" reads as naturally as "--json snapshot". */
@@ -514,9 +585,18 @@ int main(int argc, char **argv)
 		}
 	}
 	nargs = argc - optind + (binary ? 1 : 0);
-	if (nargs < cmd->min_args || nargs > cmd->max_args || (master_binary && !all)) {
+	if (nargs < cmd->min_args || nargs > cmd->max_args || (master_binary && !all) ||
+	    (prometheus && json)) {
 		command_usage(stderr, cmd);
 		return 2;
+	}
+	if (strcmp(cmd->name, "attach") == 0) {
+		if (!socket_path) {
+			snprintf(path, sizeof(path), "%s/%s", runtime_dir, CTL_SOCKET_NAME);
+			socket_path = path;
+		}
+		return attach(cmd, argc - optind, argv + optind, all, cgroup, dry_run, mount, json,
+		              socket_path);
 	}
 	if (all) {
 		if (!socket_path) {
@@ -558,6 +638,8 @@ int main(int argc, char **argv)
 		}
 		if (limit)
 			snprintf(req + n, sizeof(req) - n, " limit=%s", limit);
+	} else if (prometheus) {
+		snprintf(req, sizeof(req), "metrics");
 	} else if (optind < argc) {
 		snprintf(req, sizeof(req), "%s %s", cmd->name, argv[optind]);
 	} else {
@@ -577,6 +659,8 @@ int main(int argc, char **argv)
 	if (fd < 0) {
 		fprintf(stderr, "lxcfs-ctl: no lxcfs answers on %s: %s\n", socket_path,
 			strerror(-fd));
+		if (prometheus)
+			prom_write_down(stdout);
 		return EXIT_NO_DAEMON;
 	}
 	if (cmd->streams) {
@@ -623,6 +707,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "lxcfs-ctl: %s\n", reply + strlen(CTL_PROTO_REPLY) + 1);
 		free(reply);
 		return 1;
+	}
+	if (prometheus) {
+		int rc = prom_write(stdout, nl + 1);
+
+		free(reply);
+		if (rc < 0) {
+			fprintf(stderr, "lxcfs-ctl: %s sent metrics that do not hold together\n",
+			        socket_path);
+			return EXIT_PROTOCOL;
+		}
+		return 0;
 	}
 	print_records(nl + 1, json);
 	free(reply);

@@ -20,6 +20,7 @@
 #include "master/loop.h"
 #include "master/master.h"
 #include "master/mount.h"
+#include "master/notify.h"
 #include "master/pidfile.h"
 #include "master/pool.h"
 #include "master/handover.h"
@@ -165,7 +166,16 @@ static int serve(struct master *m, char **argv, enum serve_how how)
 	         how == SERVE_NEW ? "serving" : "took over", m->cli->mountpoint, m->cli->workers,
 	         m->cli->worker_binary, LXCFS_VERSION, LXCFS_BUILD_ID,
 	         log_target_name(log_target_now()));
+	/*
+	 * Serving: a Type=notify unit goes on to the container runtimes ordered
+	 * after it. MAINPID names this process whatever it took over from, so
+	 * that systemd signals (and waits for) the master that serves.
+	 */
+	notify_send("READY=1\nMAINPID=%ld\nSTATUS=serving %s with %d workers", (long)getpid(),
+	            m->cli->mountpoint, m->cli->workers);
 	loop_run(m);
+	if (!m->handed_over)
+		notify_send("STOPPING=1\nSTATUS=unmounting %s", m->cli->mountpoint);
 	rc = m->exit_code ? -EIO : 0;
 out:
 	standby_stop(m);

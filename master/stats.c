@@ -29,6 +29,19 @@ double stats_bucket_mid(unsigned b)
 	return lo + width / 2;
 }
 
+uint64_t stats_bucket_upper_us(unsigned b)
+{
+	unsigned e;
+
+	if (b >= STATS_BUCKETS - 1)
+		return 0;
+	if (b < 4)
+		return b + 1;
+	e = b / 4 + 1;
+	/* Buckets 4(e-1)..4(e-1)+3 split [2^e, 2^(e+1)) in quarters: b ends after b % 4 + 1. */
+	return (1ULL << e) + (uint64_t)(b % 4 + 1) * (1ULL << (e - 2));
+}
+
 void stats_note(unsigned file, uint64_t ns, int error, int by_master)
 {
 	struct file_stats *s;
@@ -39,6 +52,7 @@ void stats_note(unsigned file, uint64_t ns, int error, int by_master)
 	s->reqs++;
 	s->errors += error != 0;
 	s->by_master += by_master != 0;
+	s->sum_ns += ns;
 	s->hist[stats_bucket(ns / 1000)]++;
 }
 

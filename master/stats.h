@@ -17,6 +17,7 @@ struct file_stats {
 	uint64_t reqs;
 	uint64_t errors;
 	uint64_t by_master; /* answered from kept content, no worker */
+	uint64_t sum_ns;    /* of every latency noted: a histogram's _sum */
 	uint64_t hist[STATS_BUCKETS];
 };
 
@@ -25,6 +26,12 @@ const struct file_stats *stats_of(unsigned file);
 
 /* The q-quantile (0..1) of a file's latencies in µs; 0 with no samples. */
 double stats_quantile_us(const struct file_stats *s, double q);
+
+/*
+ * Where bucket b ends: every latency counted in it is below this many µs.
+ * 0 for the last bucket, which takes everything longer (no bound).
+ */
+uint64_t stats_bucket_upper_us(unsigned b);
 
 /* Exposed for tests. */
 unsigned stats_bucket(uint64_t us);

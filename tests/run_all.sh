@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite: unit and integration tests of one build, then again of an
-# AddressSanitizer/UBSan build when one is given.
+# AddressSanitizer/UBSan build when one is given (but for the tests of how
+# lxcfs meets other programs, marked "# run_all: once").
 #
 #   tests/run_all.sh BUILD [ASAN_BUILD]
 #
@@ -53,7 +54,7 @@ if [ -n "$asan_build" ]; then
 		ASAN_OPTIONS=${UNIT_ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run_unit.sh "$asan_build"
-	run_pass "integration ($asan_build)" env \
+	run_pass "integration ($asan_build)" env LXCFS_SANITIZER_PASS=1 \
 		ASAN_OPTIONS=${DAEMON_ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:print_summary=1} \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run_integration.sh "$asan_build"

@@ -19,10 +19,14 @@
 #   start_lxcfs [ARGS]        mount on $MNT (runtime dir $RUNDIR, log $LXCFS_LOG), wait until served
 #   stop_lxcfs                SIGTERM; master and workers gone, no mount, no sanitizer report
 #   lxcfs_worker_pids         the master's lxcfs-worker children (ours)
+#   lxcfs_kill_whole          SIGKILL standby, master and workers at once: the mount is left
+#                             with no server (ENOTCONN)
 #   lxcfs_ctl_workers         "pid state" per worker, as lxcfs-ctl status reports them (ours)
 #   make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...]
 #                             cgroup below ours + init in new pid and mount namespaces,
-#                             $MNT/proc/<file> bind-mounted over /proc/<file>
+#                             $MNT/proc/<file> bind-mounted over /proc/<file>;
+#                             files=none (or files=) binds nothing: a container started
+#                             before lxcfs (set MNT, or start_lxcfs, first)
 #   in_container NAME CMD     CMD entered with nsenter -p -m (like lxc-attach, docker exec)
 #   in_init NAME CMD          CMD run as a child of the container's init (in its cgroup)
 #   in_init_bg / init_wait / init_job_out   the same, in the background
@@ -46,10 +50,14 @@
 #   PYTHON            python3 to use (default /usr/bin/python3)
 #
 # Everything a test creates is written down in $TEST_TMP/state as it is created
-# (pids with their start times, cgroups, mounts), and removed on every path: the
-# EXIT/INT/TERM traps here, or reap_test_dir run by the runner when the test had
-# to be killed. Cgroups are only made below the test's own cgroup; processes are
-# only ended by pid, and only ones the test started (or put in its own cgroups).
+# (pids with their start times, cgroups, mounts, paths and folders outside
+# $TEST_TMP), and removed on every path: the EXIT/INT/TERM traps here, or
+# reap_test_dir run by the runner when the test had to be killed. Cgroups are
+# only made below the test's own cgroup; processes are only ended by pid, and
+# only ones the test started (or put in its own cgroups, or in cgroups a
+# runtime made below them). Whatever is still mounted below $TEST_TMP at the
+# end is the test's too (a runtime's own mounts: dockerd's data root) and is
+# unmounted.
 
 set -u
 
@@ -175,6 +183,20 @@ cg_kill_all()
 	done
 }
 
+# cg_kill_tree CG: cg_kill_all for CG and then every cgroup below it: a
+# runtime the test started (LXC, dockerd) makes cgroups of its own below ours.
+# Each reached by a path relative to its parent, as in cg_rmtree.
+cg_kill_tree()
+{
+	(
+		cd "$1" 2>/dev/null || exit 0
+		shopt -s dotglob # LXC's inner cgroup is ".lxc"
+		cg_kill_all .
+		for c in */; do [ -d "$c" ] && cg_kill_tree "${c%/}"; done
+		exit 0
+	)
+}
+
 # cg_rmtree DIR: remove cgroup DIR and every cgroup below it, deepest first,
 # each reached by a path relative to its parent: the absolute paths of a deep
 # tree can be longer than PATH_MAX.
@@ -182,6 +204,7 @@ cg_rmtree()
 {
 	(
 		cd "$1" 2>/dev/null || exit 0
+		shopt -s dotglob
 		for c in */; do [ -d "$c" ] && cg_rmtree "${c%/}"; done
 		exit 0
 	)
@@ -191,7 +214,7 @@ cg_rmtree()
 # Used by the test's own traps and by the runner after a test it had to kill.
 reap_test_dir()
 {
-	local dir=$1 st=$1/state pid start role cg mnt p i
+	local dir=$1 st=$1/state pid start role cg mnt p i base rel d
 	local -a cglist=()
 	[ -d "$st" ] || return 0
 	# Helpers and containers first (killing a pid-namespace init kills the namespace).
@@ -209,7 +232,7 @@ reap_test_dir()
 			# Only ever cgroups this library made (a guard against a bad state file).
 			case $cg in */lxcfs-test.*) ;; *) continue ;; esac
 			[ -d "$cg" ] || continue
-			cg_kill_all "$cg"
+			cg_kill_tree "$cg"
 		done
 	fi
 	# Then the daemon: SIGTERM so it unmounts, SIGKILL if it does not go.
@@ -235,6 +258,29 @@ reap_test_dir()
 			fi
 		done <"$st/mounts"
 		: >"$st/mounts"
+	fi
+	# Then whatever a runtime mounted below the folder itself, deepest first.
+	awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r mnt; do
+			umount -l "$mnt" 2>/dev/null || echo "reap: cannot unmount $mnt" >&2
+		done
+	# Paths made for the test outside its folder, "BASE REL" (such as LXC's
+	# lock folder for the test's lxcpath, /run/lxc/lock + the lxcpath): BASE/REL
+	# removed, then its parents below BASE while they are empty.
+	if [ -f "$st/paths" ]; then
+		while read -r base rel; do
+			case $rel in */lxcfs-test.*) ;; *) continue ;; esac
+			rm -rf -- "$base$rel"
+			d=$(dirname "$base$rel")
+			while [ "${#d}" -gt "${#base}" ] && rmdir "$d" 2>/dev/null; do d=$(dirname "$d"); done
+		done <"$st/paths"
+		: >"$st/paths"
+	fi
+	# Folders a runtime made outside it only because the test ran it first
+	# (dockerd's /run/docker): removed while empty, deepest first.
+	if [ -f "$st/dirs" ]; then
+		sort -r "$st/dirs" | while read -r d; do rmdir "$d" 2>/dev/null; done
+		: >"$st/dirs"
 	fi
 	if [ ${#cglist[@]} -gt 0 ]; then
 		for ((i = ${#cglist[@]} - 1; i >= 0; i--)); do
@@ -336,7 +382,9 @@ start_lxcfs()
 	MNT=$TEST_TMP/mnt
 	RUNDIR=$TEST_TMP/run
 	LXCFS_LOG=$TEST_TMP/lxcfs.log
-	mkdir -p "$MNT" "$RUNDIR"
+	# A mount left by a daemon killed whole (lxcfs_kill_whole) answers ENOTCONN
+	# to mkdir's stat: lxcfs detaches it, nothing to say here.
+	mkdir -p "$MNT" "$RUNDIR" 2>/dev/null
 	for a in "$@"; do [ "$a" = --workers ] && has_workers=1; done
 	if [ "$LXCFS_IMPL" = upstream ]; then
 		[ -x "$UPSTREAM_LXCFS" ] || fail "no upstream lxcfs at $UPSTREAM_LXCFS"
@@ -424,6 +472,28 @@ lxcfs_adopt_master()
 	record_pid daemon "$new"
 	lxcfs_worker_pids >/dev/null
 	return 0
+}
+
+# lxcfs_kill_whole: SIGKILL the standby, the master and every worker at once
+# (the standby first, lest it take over), as a crash of the whole daemon or
+# an OOM kill of its cgroup leaves it: nobody holds the connection, and the
+# mount (and every bind of it) answers ENOTCONN. The daemon is forgotten:
+# start_lxcfs may start another on the same mount point.
+lxcfs_kill_whole()
+{
+	local standby workers start p
+	standby=$(lxcfs_standby_pid)
+	workers=$(lxcfs_worker_pids | tr '\n' ' ')
+	start=$(proc_start "$LXCFS_PID")
+	log "kill -9 of the whole daemon: standby ${standby:-none}, master $LXCFS_PID, workers $workers"
+	# shellcheck disable=SC2086
+	kill -KILL $standby "$LXCFS_PID" $workers 2>/dev/null
+	[ "$LXCFS_PID" = "${LXCFS_CHILD:-}" ] && wait "$LXCFS_PID" 2>/dev/null
+	state_del pids "$LXCFS_PID $start daemon"
+	LXCFS_STARTED=0
+	for p in $standby $workers; do
+		wait_for 5 eval '! pid_alive '"$p" || fail "pid $p survived SIGKILL"
+	done
 }
 
 # lxcfs-ctl status of ours, or nothing when there is no lxcfs-ctl.
@@ -662,7 +732,7 @@ cg_base()
 declare -A CT_INIT=() CT_UNSHARE=() CT_DIR=() CT_CGS=()
 declare -A CT_ARGS=() CT_JOINED=() # what restart_container makes again
 
-# make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...]
+# make_container NAME [mem=SIZE] [cpus=LIST] [files=meminfo,...|none]
 make_container()
 {
 	local name=$1 kv mem="" cpus="" files=meminfo base dir ctdir cgs="" init="" f
@@ -673,7 +743,10 @@ make_container()
 		case $kv in
 		mem=*) mem=${kv#mem=} ;;
 		cpus=*) cpus=${kv#cpus=} ;;
-		files=*) files=${kv#files=} ;;
+		files=*)
+			files=${kv#files=}
+			[ "$files" = none ] && files=
+			;;
 		*) fail "make_container: unknown argument $kv" ;;
 		esac
 	done

@@ -31,7 +31,7 @@
 
 CTL=$LXCFS_BUILD/lxcfs-ctl
 [ -x "$CTL" ] || fail "no $CTL"
-COMMANDS=(status workers stats snapshot upgrade restart-worker scale)
+COMMANDS=(status workers stats snapshot upgrade restart-worker scale attach)
 PROBLEMS=()
 
 # exit_text RC: RC, and the signal when it is one (141: SIGPIPE).

@@ -16,6 +16,9 @@
 #          the hoarders exit, every handle and chunk is back.
 #   many   one hoarder in each of 20 containers: each gets its whole share
 #          (81,920 open in all) and the victims still read with no error.
+#   full   with --max-handles 64 and a share of all 64, a full table: ENFILE
+#          for every open, cpu/uevent's too (the master once crashed
+#          logging that refusal), and the master lives.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_load.sh"
 
@@ -176,4 +179,29 @@ hoarders_stop
 for ((i = 0; i < MANY; i++)); do
 	destroy_container "h$i"
 done
+
+# --- full: a table so small that one container may fill it (its share is all of it):
+# then every open is ENFILE, a passed-through sys file's too, and the master lives.
+stop_lxcfs
+start_lxcfs --max-handles 64 --container-handles 64
+out=$("$PYTHON" - "$MNT" <<'EOF'
+import os, sys
+fds = []
+try:
+    while True:
+        fds.append(os.open(sys.argv[1] + "/proc/meminfo", os.O_RDONLY))
+except OSError as e:
+    first = e.errno
+try:
+    os.close(os.open(sys.argv[1] + "/sys/devices/system/cpu/uevent", os.O_RDONLY))
+    second = 0
+except OSError as e:
+    second = e.errno
+print(len(fds), first, second)
+EOF
+)
+log "a full table of 64: opened, then errnos: $out"
+[ "$out" = "64 23 23" ] || fail "with the table full: '$out', not 64 opens then ENFILE (23) twice"
+pid_alive "$LXCFS_PID" || fail "the master died on a full table"
+head -c 9 "$MNT/proc/meminfo" | grep -q MemTotal || fail "nothing served after the table emptied"
 pass

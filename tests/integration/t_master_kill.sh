@@ -7,7 +7,9 @@
 # master (the pid in the pidfile) is SIGKILLed MASTER_KILLS times (default 5)
 # over MASTER_KILL_SECONDS (default 15): each time its standby takes over, and
 # within 2 s the pidfile names a new live master and lxcfs-ctl status answers
-# with that pid. No read fails, none is short, wrong or the host's, the mount
+# with that pid. The last time the master is not killed but stopped
+# (SIGSTOP, as a debugger or an operator might): the standby kills it and
+# takes over the same way. No read fails, none is short, wrong or the host's, the mount
 # never answers ENOTCONN, and the workers the first master started are still
 # the ones serving. soak_master.sh runs the 60 s form (20 kills).
 . "$(dirname "$0")/lib.sh"
@@ -43,14 +45,17 @@ times=()
 for ((k = 1; k <= KILLS; k++)); do
 	sleep "$(awk -v s="$SECS" -v n="$KILLS" 'BEGIN { printf "%.2f", s / n - 0.2 }')"
 	old=$LXCFS_PID
+	sig=KILL
+	[ "$k" = "$KILLS" ] && sig=STOP
 	t0=$(date +%s%N)
-	kill -KILL "$old"
-	wait_for 10 new_master_serves "$old" || fail "kill $k: no new master serving 10 s after SIGKILL of $old"
+	kill -"$sig" "$old"
+	wait_for 10 new_master_serves "$old" || fail "kill $k: no new master serving 10 s after SIG$sig of $old"
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	times+=("$ms")
 	lxcfs_adopt_master || fail "kill $k: the pidfile's master is gone"
 	wait_for 5 eval '[ -n "$(lxcfs_standby_pid)" ]' || fail "kill $k: the new master $LXCFS_PID started no standby"
-	log "kill $k: master $old SIGKILLed; master $LXCFS_PID serving after $ms ms"
+	[ "$sig" = KILL ] || wait_for 5 eval '! pid_alive "$old"' || fail "the stopped master $old is still there"
+	log "kill $k: master $old SIG$sig; master $LXCFS_PID serving after $ms ms"
 done
 readers_collect "$KILLS master kills"
 sorted=$(printf '%s\n' "${times[@]}" | sort -n)
