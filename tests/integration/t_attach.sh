@@ -33,13 +33,15 @@ ct_total()
 {
 	in_container "$1" cat /proc/meminfo | meminfo_kb MemTotal
 }
-# mounts_of NAME: mounts stacked on the container's /proc files and on
-# /sys/devices/system/cpu/online, stale ones included. (Not the whole
+# mounts_of NAME: mounts stacked on the container's /proc files and on the
+# lists of /sys/devices/system/cpu (online, possible, present, offline), stale
+# ones included. (Not the whole
 # mountinfo: the container's copy of the host's mounts loses one whenever
 # another test on this machine removes a folder that was a mount point.)
 mounts_of()
 {
-	awk '$5 ~ "^/proc/[^/]+$" || $5 ~ "^/proc/pressure/" || $5 == "/sys/devices/system/cpu/online"' \
+	awk '$5 ~ "^/proc/[^/]+$" || $5 ~ "^/proc/pressure/" ||
+	     $5 ~ "^/sys/devices/system/cpu/(online|possible|present|offline)$"' \
 		"/proc/${CT_INIT[$1]}/mountinfo" | wc -l
 }
 expect_eq "$host_total" "$(ct_total ct1)" "ct1 MemTotal before lxcfs"

@@ -11,7 +11,8 @@
 #   - /proc/meminfo says MemTotal 262144 kB; busybox top's header agrees
 #     (busybox free asks sysinfo(2), which no filesystem can answer: shown
 #     only); /proc/uptime is the container's age; cpuinfo has one processor,
-#     sys/devices/system/cpu/online says 1, /proc/stat has one CPU line;
+#     sys/devices/system/cpu/online and possible say 1, /proc/stat has one
+#     CPU line;
 #     every file of the mount is bound, and /var/lib/lxcfs for nesting;
 #   - lxcfs-ctl upgrade while a shell loop in the container reads meminfo
 #     and checks MemTotal: no read fails or shows another figure;
@@ -100,10 +101,14 @@ lxc create -t busybox -f "$TEST_TMP/ct.conf" >"$TEST_TMP/lxc-create.log" 2>&1 ||
 mkdir -p "$ROOTFS/var/lib/lxcfs"
 
 # Binds the hook should make: each file of the mount that the container's
-# /proc has, sys/devices/system/cpu/online, and /var/lib/lxcfs.
-want_binds=2
+# /proc has, the lists of sys/devices/system/cpu, and /var/lib/lxcfs.
+want_binds=1
 for f in "$MNT"/proc/* "$MNT"/proc/pressure/*; do
 	[ -f "$f" ] && [ -e "/proc/${f#"$MNT"/proc/}" ] && want_binds=$((want_binds + 1))
+done
+for f in online possible present offline; do
+	[ -f "$MNT/sys/devices/system/cpu/$f" ] && [ -e "/sys/devices/system/cpu/$f" ] &&
+		want_binds=$((want_binds + 1))
 done
 
 CT_T0=
@@ -144,6 +149,7 @@ check_ct()
 
 	in_ct grep -c processor /proc/cpuinfo | expect_eq 1 - "$phase: grep -c processor /proc/cpuinfo"
 	in_ct cat /sys/devices/system/cpu/online | expect_eq 1 - "$phase: sys/devices/system/cpu/online"
+	in_ct cat /sys/devices/system/cpu/possible | expect_eq 1 - "$phase: sys/devices/system/cpu/possible"
 	out=$(in_ct cat /proc/stat)
 	log "$phase: inside, head -3 /proc/stat: $(head -3 <<<"$out" | cut -c1-60 | tr '\n' '|')"
 	grep -c '^cpu[0-9]' <<<"$out" | expect_eq 1 - "$phase: cpuN lines of /proc/stat"
