@@ -54,7 +54,15 @@ if [ -n "$asan_build" ]; then
 		ASAN_OPTIONS=${UNIT_ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run_unit.sh "$asan_build"
+	# The sanitizer pass looks for memory errors on every path the scenarios
+	# take; the chaos scenarios run half as long there (their counts and
+	# bounds are the normal pass's job), which keeps make test near 15 min.
 	run_pass "integration ($asan_build)" env LXCFS_SANITIZER_PASS=1 \
+		CHAOS_SECONDS=${CHAOS_SECONDS:-8} KILL_TEST_SECONDS=${KILL_TEST_SECONDS:-10} \
+		SNAPSHOT_KILL_SECONDS=${SNAPSHOT_KILL_SECONDS:-8} \
+		MASTER_KILL_SECONDS=${MASTER_KILL_SECONDS:-10} MASTER_KILLS=${MASTER_KILLS:-3} \
+		COUNTERS_SECONDS=${COUNTERS_SECONDS:-8} COUNTERS_EVICT_SECONDS=${COUNTERS_EVICT_SECONDS:-6} \
+		BAD_CGROUP_SHORT_READERS=${BAD_CGROUP_SHORT_READERS:-1000} \
 		ASAN_OPTIONS=${DAEMON_ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:print_summary=1} \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		tests/run_integration.sh "$asan_build"

@@ -122,7 +122,7 @@ while time.monotonic() < end:
 print("reads=%d bad=%d errors=%d advanced=%d" % (reads, bad, errors, advanced))
 sys.exit(1 if bad else 0)
 EOF
-SECS=15
+SECS=${COUNTERS_SECONDS:-15}
 j1=$(in_init_bg ct1 "$PYTHON" "$TEST_TMP/statmono.py" $((SECS + 1)))
 j2=$(in_init_bg ct1 "$PYTHON" "$TEST_TMP/statmono.py" $((SECS + 1)))
 in_container ct1 "$PYTHON" "$TEST_TMP/statmono.py" $((SECS + 1)) >"$TEST_TMP/s1.out" 2>&1 &
