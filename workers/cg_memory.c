@@ -132,6 +132,33 @@ static bool cg_key_is(const char *key, size_t klen, const char *prefix, const ch
 	       memcmp(key + plen, name, nlen) == 0;
 }
 
+/*
+ * The next "key value" line of a memory.stat text at *p (the kernel prints
+ * each as "%s %llu\n"; empty lines are skipped). Returns 1 with the key and
+ * value, 0 at the end, -EINVAL for a line of another form.
+ */
+static int cg_stat_next(const char **p, const char *end, const char **key, size_t *klen,
+                        uint64_t *v)
+{
+	while (*p < end) {
+		const char *nl = memchr(*p, '\n', (size_t)(end - *p));
+		const char *le = nl ? nl : end;
+		const char *sp = memchr(*p, ' ', (size_t)(le - *p));
+
+		if (le == *p) {
+			*p = le + 1;
+			continue;
+		}
+		if (!sp || sp == *p || cg_parse_u64(sp + 1, (size_t)(le - sp - 1), v) < 0)
+			return -EINVAL;
+		*key = *p;
+		*klen = (size_t)(sp - *p);
+		*p = le + 1;
+		return 1;
+	}
+	return 0;
+}
+
 int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_memory *out)
 {
 	/* 0: not seen, 1: v1 local key, 2: v1 total_* key or v2 key. */
@@ -141,30 +168,18 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
 	/* v1's hierarchical_memory_limit and hierarchical_memsw_limit, if printed. */
 	bool hier_seen[2] = {false, false};
 	uint64_t hier[2] = {0, 0};
+	const char *key;
+	size_t klen;
+	uint64_t v;
 	struct cg_memory m;
+	int ret;
 
 	if (!text || !out || (version != 1 && version != 2))
 		return -EINVAL;
 
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		const char *sp = memchr(p, ' ', (size_t)(le - p));
-		size_t klen;
-		uint64_t v;
-
-		if (le == p) {
-			p = le + 1;
-			continue;
-		}
-		/* "key value": the kernel prints every line as "%s %llu\n". */
-		if (!sp || sp == p)
-			return -EINVAL;
-		klen = (size_t)(sp - p);
-		if (cg_parse_u64(sp + 1, (size_t)(le - sp - 1), &v) < 0)
-			return -EINVAL;
+	while ((ret = cg_stat_next(&p, end, &key, &klen, &v)) > 0) {
 		for (int h = 0; version == 1 && h < 2; h++) {
-			if (cg_key_is(p, klen, NULL, cg_hier_keys[h])) {
+			if (cg_key_is(key, klen, NULL, cg_hier_keys[h])) {
 				hier[h] = v >= CG_V1_UNLIMITED_MIN ? CG_UNLIMITED : v;
 				hier_seen[h] = true;
 			}
@@ -174,22 +189,23 @@ int cg_parse_memory_stat(const char *text, size_t len, int version, struct cg_me
 			const struct cg_stat_key *k = &cg_stat_keys[i];
 
 			if (version == 2) {
-				if (cg_key_is(p, klen, NULL, k->v2)) {
+				if (cg_key_is(key, klen, NULL, k->v2)) {
 					val[i] = v;
 					prio[i] = 2;
 				}
 			} else if (k->v1) {
-				if (cg_key_is(p, klen, "total_", k->v1)) {
+				if (cg_key_is(key, klen, "total_", k->v1)) {
 					val[i] = v;
 					prio[i] = 2;
-				} else if (prio[i] < 2 && cg_key_is(p, klen, NULL, k->v1)) {
+				} else if (prio[i] < 2 && cg_key_is(key, klen, NULL, k->v1)) {
 					val[i] = v;
 					prio[i] = 1;
 				}
 			}
 		}
-		p = le + 1;
 	}
+	if (ret < 0)
+		return ret;
 
 	m = *out;
 	/* Absent before swap accounting or on old kernels: then read per level. */
@@ -370,7 +386,7 @@ bool cg_memory_limits_final(const struct cg_memory *m)
 }
 
 int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *limit,
-			  uint64_t *swap_limit)
+                          uint64_t *swap_limit)
 {
 	const struct cg_mem_files *f = mem_files(version);
 	struct cg_memory m = {.limit = CG_UNLIMITED, .swap_limit = CG_UNLIMITED};
@@ -393,32 +409,23 @@ int cg_read_memory_limits(int root_fd, int version, const char *path, uint64_t *
 
 int cg_parse_vmstat(const char *text, size_t len, int version, struct cg_vmstat *out)
 {
-	const char *p = text, *end = text + len;
+	const char *p = text, *end = text + len, *key;
 	struct cg_vmstat v = {0};
+	size_t klen;
+	uint64_t val;
+	int k, ret;
 
 	if (!text || !out || (version != 1 && version != 2))
 		return -EINVAL;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end;
-		const char *sp = memchr(p, ' ', (size_t)(le - p));
-		uint64_t val;
-		int k;
-
-		if (le == p) {
-			p = le + 1;
-			continue;
-		}
-		/* "key value", as cg_parse_memory_stat reads it */
-		if (!sp || sp == p || cg_parse_u64(sp + 1, (size_t)(le - sp - 1), &val) < 0)
-			return -EINVAL;
-		k = vmstat_key(p, (size_t)(sp - p), version);
+	while ((ret = cg_stat_next(&p, end, &key, &klen, &val)) > 0) {
+		k = vmstat_key(key, klen, version);
 		if (k >= 0) {
 			v.value[k] = val;
 			v.have |= 1ULL << k;
 		}
-		p = le + 1;
 	}
+	if (ret < 0)
+		return ret;
 	*out = v;
 	return 0;
 }
